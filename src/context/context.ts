@@ -1,0 +1,574 @@
+import { HttpError } from '../error/http-error.js';
+import { HyperlaneError } from '../error/hyperlane-error.js';
+import type { ParsedRequest } from '../http/parsed-request.js';
+import { parseCookieHeader, type CookieBuilder } from './cookie.js';
+import type { ResponseChannel, SocketAddress } from './response-channel.js';
+import type { InferSchemaOutput, StandardSchemaV1 } from './standard-schema.js';
+
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// No CR, LF or NUL: a header value that could end the line would let a caller forge headers.
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const ASCII_HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+const EMPTY_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+/** A response body: text (sent as UTF-8) or bytes. */
+export type ResponseBody = string | Uint8Array;
+
+/**
+ * One Context per HTTP request (or per WebSocket connection): the request as received, the
+ * response being built, attributes shared by middleware, and the flags that steer the
+ * lifecycle. Getters are synchronous; setters return the Context so calls chain.
+ */
+export class Context {
+  /** @internal The parsed request. */
+  readonly _request: ParsedRequest;
+  /** @internal Where the response goes. */
+  readonly _channel: ResponseChannel;
+  /** @internal Route params of the matched pattern. */
+  _params: Readonly<Record<string, string>> = EMPTY_PARAMS;
+  /** @internal The matched route pattern, if any. */
+  _routePattern: string | undefined = undefined;
+  /** @internal Response status. */
+  _status = 200;
+  /** @internal Response headers by lower-case name. */
+  readonly _headers = new Map<string, string | string[]>();
+  /** @internal Response body. */
+  _body: ResponseBody = '';
+  /** @internal The head (and, unless streaming, the body) has been written. */
+  _sent = false;
+  /** @internal The response is a stream that stays open after `send()`. */
+  _streaming = false;
+  /** @internal The stream has been ended. */
+  _streamEnded = false;
+  /** @internal The exchange is over: nothing more can be written. */
+  _done = false;
+  /** @internal A response header holds bytes above 0x7f, so the head must be written as latin1. */
+  _latin1Head = false;
+  /** @internal `aborted()` or `closed()` was called: skip the rest of the chain. */
+  _aborted = false;
+  /** @internal `closed()` was called: close the connection after the response. */
+  _closed = false;
+  /** @internal Whether the connection may be reused after this exchange. */
+  _keepAlive: boolean;
+  /** @internal This Context belongs to a WebSocket connection. */
+  _webSocket = false;
+  /** @internal Type of the current WebSocket message. */
+  _wsMessageType: 'text' | 'binary' = 'text';
+  /** @internal Current request body (the WebSocket message on a socket). */
+  _requestBody: Buffer;
+  private attributes: Map<unknown, unknown> | null = null;
+  private queryParams: URLSearchParams | null = null;
+  private headerRecord: Record<string, string> | null = null;
+  private cookies: Record<string, string> | null = null;
+  private abortController: AbortController | null = null;
+
+  /**
+   * @internal Contexts are made by the server.
+   * @param request - the parsed request
+   * @param channel - where the response is written
+   */
+  constructor(request: ParsedRequest, channel: ResponseChannel) {
+    this._request = request;
+    this._channel = channel;
+    this._keepAlive = request.keepAlive;
+    this._requestBody = request.body;
+  }
+
+  // ---- request -------------------------------------------------------------------------------
+
+  /** The request method, e.g. `GET`. */
+  getRequestMethod(): string {
+    return this._request.method;
+  }
+
+  /** The path as sent: percent-encoded, without the query. */
+  getRequestPath(): string {
+    return this._request.path;
+  }
+
+  /** The raw request target, query included. */
+  getRequestUrl(): string {
+    return this._request.target;
+  }
+
+  /** `HTTP/1.1` or `HTTP/1.0`. */
+  getRequestVersion(): string {
+    return this._request.version;
+  }
+
+  /** The `Host` header, or an empty string. */
+  getRequestHost(): string {
+    return this._request.host ?? '';
+  }
+
+  /** Decoded query parameters; a repeated key gives its first value. */
+  getRequestQueries(): Record<string, string> {
+    const result: Record<string, string> = {};
+    for (const [key, value] of this.searchParams()) {
+      if (result[key] === undefined) result[key] = value;
+    }
+    return result;
+  }
+
+  /** The first value of query parameter `name`, or `undefined`. */
+  getRequestQuery(name: string): string | undefined {
+    return this.searchParams().get(name) ?? undefined;
+  }
+
+  /** Every value of query parameter `name`, in order. */
+  getRequestQueryValues(name: string): string[] {
+    return this.searchParams().getAll(name);
+  }
+
+  /** Request headers by lower-case name; repeated headers are joined with `, ` (`cookie` with `; `). */
+  getRequestHeaders(): Record<string, string> {
+    if (this.headerRecord === null) {
+      const record: Record<string, string> = {};
+      const names = this._request.headerNames;
+      const values = this._request.headerValues;
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i]!;
+        const previous = record[name];
+        record[name] =
+          previous === undefined
+            ? values[i]!
+            : `${previous}${name === 'cookie' ? '; ' : ', '}${values[i]!}`;
+      }
+      this.headerRecord = record;
+    }
+    return { ...this.headerRecord };
+  }
+
+  /** Request header `name` (case-insensitive), repeated values joined; `undefined` if absent. */
+  getRequestHeader(name: string): string | undefined {
+    const names = this._request.headerNames;
+    const lower = name.toLowerCase();
+    const first = names.indexOf(lower);
+    if (first === -1) return undefined;
+    if (names.indexOf(lower, first + 1) === -1) return this._request.headerValues[first];
+    return this.getRequestHeaderValues(lower).join(lower === 'cookie' ? '; ' : ', ');
+  }
+
+  /** Every value of request header `name`, in arrival order. */
+  getRequestHeaderValues(name: string): string[] {
+    const lower = name.toLowerCase();
+    const names = this._request.headerNames;
+    const values: string[] = [];
+    for (let i = 0; i < names.length; i++) {
+      if (names[i] === lower) values.push(this._request.headerValues[i]!);
+    }
+    return values;
+  }
+
+  /** Whether request header `name` is present. */
+  hasRequestHeader(name: string): boolean {
+    return this._request.headerNames.includes(name.toLowerCase());
+  }
+
+  /** The request body as bytes (on a WebSocket: the current message). */
+  getRequestBody(): Buffer {
+    return this._requestBody;
+  }
+
+  /** The request body decoded as UTF-8. */
+  getRequestBodyString(): string {
+    return this._requestBody.toString('utf8');
+  }
+
+  /**
+   * The request body parsed as JSON.
+   * @throws HttpError 400 when the body is not valid JSON
+   */
+  getRequestBodyJson<T = unknown>(): T {
+    try {
+      return JSON.parse(this._requestBody.toString('utf8')) as T;
+    } catch (error) {
+      throw new HttpError(400, 'request body is not valid JSON', { cause: error });
+    }
+  }
+
+  /**
+   * The JSON body validated by a Standard Schema validator (zod, valibot, arktype…).
+   * @throws HttpError 400 for invalid JSON, 422 listing the issues when validation fails
+   */
+  async parseRequestBody<S extends StandardSchemaV1>(schema: S): Promise<InferSchemaOutput<S>> {
+    const value = this.getRequestBodyJson();
+    const result = await schema['~standard'].validate(value);
+    if (result.issues !== undefined) {
+      const details = result.issues.map((issue) => {
+        const path = (issue.path ?? [])
+          .map((part) => String(typeof part === 'object' ? part.key : part))
+          .join('.');
+        return path === '' ? issue.message : `${path}: ${issue.message}`;
+      });
+      throw new HttpError(422, `request body is invalid: ${details.join('; ')}`, {
+        code: 'VALIDATION_FAILED',
+      });
+    }
+    return result.value as InferSchemaOutput<S>;
+  }
+
+  /** Request cookies by name (first occurrence wins). */
+  getRequestCookies(): Record<string, string> {
+    return { ...this.cookieJar() };
+  }
+
+  /** Request cookie `name`, or `undefined`. */
+  getRequestCookie(name: string): string | undefined {
+    return this.cookieJar()[name];
+  }
+
+  /**
+   * Replaces the request cookies that `getRequestCookie(s)` report: for middleware that
+   * verifies or decrypts cookies before handlers read them.
+   */
+  setRequestCookies(cookies: Record<string, string>): this {
+    this.cookies = { ...cookies };
+    return this;
+  }
+
+  /** The protocol named in a request's `Upgrade` header (lower case), e.g. `websocket`, or `''`. */
+  getRequestUpgradeType(): string {
+    return this._request.upgradeHeader?.toLowerCase() ?? '';
+  }
+
+  /** Route params of the matched pattern, percent-decoded. */
+  getRouteParams(): Record<string, string> {
+    return { ...this._params };
+  }
+
+  /** Route param `name`, or `undefined`. */
+  getRouteParam(name: string): string | undefined {
+    return this._params[name];
+  }
+
+  /** The pattern of the matched route (as registered), or `undefined` when none matched. */
+  getRoutePattern(): string | undefined {
+    return this._routePattern;
+  }
+
+  /** The peer's socket address. */
+  getSocketAddr(): SocketAddress | undefined {
+    return this._channel.remoteAddress();
+  }
+
+  /** `"ip:port"` of the peer (`"[::1]:port"` for IPv6), or `"0.0.0.0:0"` when unknown. */
+  getSocketAddrOrDefaultString(): string {
+    const address = this._channel.remoteAddress();
+    if (address === undefined) return '0.0.0.0:0';
+    return address.family === 'IPv6'
+      ? `[${address.address}]:${address.port}`
+      : `${address.address}:${address.port}`;
+  }
+
+  /** The peer's IP address, or `undefined`. */
+  getSocketHost(): string | undefined {
+    return this._channel.remoteAddress()?.address;
+  }
+
+  /** The peer's port, or `undefined`. */
+  getSocketPort(): number | undefined {
+    return this._channel.remoteAddress()?.port;
+  }
+
+  /**
+   * Fires when the client goes away or the exchange is over (response sent, stream or
+   * WebSocket closed), so abandoned work can stop. Created on first use.
+   */
+  get signal(): AbortSignal {
+    if (this.abortController === null) {
+      this.abortController = new AbortController();
+      if (this._channel.isPeerGone() || this.isFinished()) this.abortController.abort();
+    }
+    return this.abortController.signal;
+  }
+
+  // ---- response ------------------------------------------------------------------------------
+
+  /** Sets the response status code (100–599). */
+  setResponseStatusCode(code: number): this {
+    if (!Number.isInteger(code) || code < 100 || code > 599) {
+      throw new HyperlaneError(
+        'HL_ERR_HTTP',
+        `status code must be an integer from 100 to 599, got ${code}`,
+      );
+    }
+    this._status = code;
+    return this;
+  }
+
+  /** The response status code. */
+  getResponseStatusCode(): number {
+    return this._status;
+  }
+
+  /** Sets response header `name`, replacing any value it had. */
+  setResponseHeader(name: string, value: string | number): this {
+    this._headers.set(checkHeaderName(name), this.checkValue(name, String(value)));
+    return this;
+  }
+
+  /** Appends another value for response header `name`. */
+  addResponseHeader(name: string, value: string | number): this {
+    const lower = checkHeaderName(name);
+    const text = this.checkValue(name, String(value));
+    const previous = this._headers.get(lower);
+    if (previous === undefined) this._headers.set(lower, text);
+    else if (typeof previous === 'string') this._headers.set(lower, [previous, text]);
+    else previous.push(text);
+    return this;
+  }
+
+  /** Removes response header `name`. */
+  removeResponseHeader(name: string): this {
+    this._headers.delete(name.toLowerCase());
+    return this;
+  }
+
+  /** Response header `name` (several values joined with `, `), or `undefined`. */
+  getResponseHeader(name: string): string | undefined {
+    const value = this._headers.get(name.toLowerCase());
+    return typeof value === 'string' || value === undefined ? value : value.join(', ');
+  }
+
+  /** Every value of response header `name`. */
+  getResponseHeaderValues(name: string): string[] {
+    const value = this._headers.get(name.toLowerCase());
+    if (value === undefined) return [];
+    return typeof value === 'string' ? [value] : [...value];
+  }
+
+  /** Response headers by lower-case name, several values joined with `, `. */
+  getResponseHeaders(): Record<string, string> {
+    const result: Record<string, string> = {};
+    for (const [name, value] of this._headers) {
+      result[name] = typeof value === 'string' ? value : value.join(', ');
+    }
+    return result;
+  }
+
+  /** Appends a `Set-Cookie` header (a built string or a {@link CookieBuilder}). */
+  setResponseCookie(cookie: string | CookieBuilder): this {
+    return this.addResponseHeader(
+      'set-cookie',
+      typeof cookie === 'string' ? cookie : cookie.build(),
+    );
+  }
+
+  /** Sets the response body (a string is sent as UTF-8). */
+  setResponseBody(body: ResponseBody): this {
+    this._body = body;
+    return this;
+  }
+
+  /** Sets the body to `JSON.stringify(value)` and the content type to JSON. */
+  setResponseBodyJson(value: unknown): this {
+    this._body = JSON.stringify(value) ?? 'null';
+    this._headers.set('content-type', JSON_CONTENT_TYPE);
+    return this;
+  }
+
+  /** The response body as bytes. */
+  getResponseBody(): Buffer {
+    const body = this._body;
+    if (typeof body === 'string') return Buffer.from(body, 'utf8');
+    return Buffer.isBuffer(body)
+      ? body
+      : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  }
+
+  /** The response body as text. */
+  getResponseBodyString(): string {
+    const body = this._body;
+    return typeof body === 'string'
+      ? body
+      : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  }
+
+  /** Marks the response as a stream: it stays open after `send()` and `sendBody()` adds chunks. */
+  setResponseStream(): this {
+    this._streaming = true;
+    return this;
+  }
+
+  /** Whether the response is (or will be) streamed. */
+  isStreaming(): boolean {
+    if (this._streaming) return true;
+    const type = this._headers.get('content-type');
+    return typeof type === 'string' && type.startsWith('text/event-stream');
+  }
+
+  /**
+   * Writes status, headers and body. On a stream the response stays open; on a WebSocket this
+   * sends the body as a message.
+   * @returns false when a response already went out (or the peer is gone)
+   */
+  async send(): Promise<boolean> {
+    if (this._webSocket) {
+      await this.sendBody();
+      return true;
+    }
+    return this.sendNow();
+  }
+
+  /** @internal Synchronous send, used by the lifecycle's auto-send. */
+  sendNow(): boolean {
+    if (this._sent || this._channel.isPeerGone()) return false;
+    if (this.isStreaming()) this._streaming = true;
+    this._sent = true;
+    return this._channel.sendResponse(this, false);
+  }
+
+  /**
+   * Sends the current body as the next chunk of a stream (starting the stream if nothing was
+   * sent yet), or as one WebSocket message. Waits while the peer is slow to read.
+   * @throws HyperlaneError `HL_ERR_PEER_GONE` once the client has gone
+   */
+  async sendBody(): Promise<void> {
+    if (this._webSocket) return this._channel.sendChunk(this, this._body);
+    if (this._channel.isPeerGone() || this._streamEnded || this._done) {
+      throw new HyperlaneError('HL_ERR_PEER_GONE', 'the client has gone away');
+    }
+    if (!this._sent) {
+      this._streaming = true;
+      this._sent = true;
+      if (!this._channel.sendResponse(this, true)) {
+        throw new HyperlaneError('HL_ERR_PEER_GONE', 'the client has gone away');
+      }
+    } else if (!this._streaming) {
+      throw new HyperlaneError(
+        'HL_ERR_SERVER_STATE',
+        'sendBody() after a complete response; call setResponseStream() before send()',
+      );
+    }
+    return this._channel.sendChunk(this, this._body);
+  }
+
+  /** Resolves once everything written so far has been handed to the OS. */
+  flush(): Promise<void> {
+    return this._channel.flush();
+  }
+
+  /**
+   * Stops the chain and closes: ends a stream, closes a WebSocket (`code` 1000 by default), or
+   * closes the connection after the response (which still goes out if nothing was sent).
+   */
+  async closed(code?: number, reason?: string): Promise<void> {
+    this._aborted = true;
+    this._closed = true;
+    this._keepAlive = false;
+    if (this._webSocket || (this._sent && this._streaming)) {
+      await this._channel.endStream(this, code, reason);
+    }
+  }
+
+  /** Stops the rest of the middleware/route chain for this request. */
+  aborted(): void {
+    this._aborted = true;
+  }
+
+  /** Whether `aborted()` or `closed()` was called. */
+  isAborted(): boolean {
+    return this._aborted;
+  }
+
+  /** Whether `closed()` was called. */
+  isClosed(): boolean {
+    return this._closed;
+  }
+
+  /** Whether this Context belongs to a WebSocket connection. */
+  isWebSocket(): boolean {
+    return this._webSocket;
+  }
+
+  /** Whether the response (or its head, for a stream) went out. */
+  isSent(): boolean {
+    return this._sent;
+  }
+
+  /** `'text'` or `'binary'`: the type of the current WebSocket message. */
+  getWsMessageType(): 'text' | 'binary' {
+    return this._wsMessageType;
+  }
+
+  // ---- attributes ----------------------------------------------------------------------------
+
+  /** Stores a value under `key` for later middleware and handlers. */
+  setAttribute(key: unknown, value: unknown): this {
+    (this.attributes ??= new Map()).set(key, value);
+    return this;
+  }
+
+  /** The value stored under `key`, or `undefined`. */
+  getAttribute<T = unknown>(key: unknown): T | undefined {
+    return this.attributes?.get(key) as T | undefined;
+  }
+
+  /** Removes the value stored under `key`. */
+  removeAttribute(key: unknown): this {
+    this.attributes?.delete(key);
+    return this;
+  }
+
+  /** Removes every attribute. */
+  clearAttributes(): this {
+    this.attributes?.clear();
+    return this;
+  }
+
+  // ---- internals used by the lifecycle and the transports -------------------------------------
+
+  /** @internal Fires `signal` (if anyone asked for it): the exchange is over or the peer left. */
+  _finish(): void {
+    this._done = true;
+    if (this.abortController !== null && !this.abortController.signal.aborted) {
+      this.abortController.abort();
+    }
+  }
+
+  private isFinished(): boolean {
+    return this._done;
+  }
+
+  private checkValue(name: string, value: string): string {
+    if (ASCII_HEADER_VALUE.test(value)) return value;
+    checkHeaderValue(name, value);
+    this._latin1Head = true;
+    return value;
+  }
+
+  private searchParams(): URLSearchParams {
+    return (this.queryParams ??= new URLSearchParams(this._request.query));
+  }
+
+  private cookieJar(): Record<string, string> {
+    if (this.cookies === null) {
+      const jar: Record<string, string> = {};
+      const names = this._request.headerNames;
+      for (let i = 0; i < names.length; i++) {
+        if (names[i] === 'cookie') parseCookieHeader(this._request.headerValues[i]!, jar);
+      }
+      this.cookies = jar;
+    }
+    return this.cookies;
+  }
+}
+
+function checkHeaderName(name: string): string {
+  if (!HEADER_NAME.test(name)) {
+    throw new HyperlaneError('HL_ERR_HEADER_INVALID', `invalid response header name "${name}"`);
+  }
+  return name.toLowerCase();
+}
+
+function checkHeaderValue(name: string, value: string): string {
+  if (!HEADER_VALUE.test(value)) {
+    throw new HyperlaneError(
+      'HL_ERR_HEADER_INVALID',
+      `response header "${name}" has a CR, LF, NUL or other control character in its value`,
+    );
+  }
+  return value;
+}

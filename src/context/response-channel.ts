@@ -1,0 +1,33 @@
+import type { Context } from './context.js';
+
+/** The peer's socket address as `getSocketAddr()` reports it. */
+export interface SocketAddress {
+  /** IP address. */
+  readonly address: string;
+  /** Remote port. */
+  readonly port: number;
+  /** `'IPv4'` or `'IPv6'`. */
+  readonly family: string;
+}
+
+/**
+ * What a Context writes through. The server's connection implements it over a socket,
+ * `inject()` over memory and the WebSocket session over a `ws` socket, so the Context itself
+ * never knows which transport it is on.
+ */
+export interface ResponseChannel {
+  /** Writes the response head, and the body unless `headOnly`; false if the peer is gone. */
+  sendResponse(ctx: Context, headOnly: boolean): boolean;
+  /** Writes one chunk of a streamed response (or one WebSocket message); waits on backpressure. */
+  sendChunk(ctx: Context, data: string | Uint8Array): Promise<void>;
+  /** Ends a streamed response / closes a WebSocket with `code` and `reason`. */
+  endStream(ctx: Context, code?: number, reason?: string): Promise<void>;
+  /** Resolves once queued bytes have been handed to the OS. */
+  flush(): Promise<void>;
+  /** Whether the peer has gone away. */
+  isPeerGone(): boolean;
+  /** The peer's address, if known. */
+  remoteAddress(): SocketAddress | undefined;
+  /** The local address, if known. */
+  localAddress(): SocketAddress | undefined;
+}

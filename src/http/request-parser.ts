@@ -1,0 +1,481 @@
+import { ParsedRequest } from './parsed-request.js';
+
+/** A request the parser refuses; `status` is what the client is told before the connection closes. */
+export class HttpParseError extends Error {
+  /** The HTTP status to answer with (400, 413, 414, 431, 501, 505…). */
+  readonly status: number;
+
+  /**
+   * @param status - the status code to send
+   * @param message - which rule the request broke
+   */
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'HttpParseError';
+    this.status = status;
+  }
+}
+
+/** The bounds a parser enforces; every one of them is something a peer could otherwise grow. */
+export interface ParserLimits {
+  /** Largest head (request line, headers, final blank line) accepted, in bytes. */
+  readonly maxHeadSize: number;
+  /** Largest body accepted, in bytes (Content-Length or chunked total). */
+  readonly maxBodySize: number;
+}
+
+// RFC 9110 §5.6.2 token characters.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// RFC 9110 §5.5 field-value: HTAB, SP, VCHAR, obs-text. Anything else (NUL, bare CR, CTLs) is refused.
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+// Printable ASCII only; spaces and controls in a target are a framing attack, not a path.
+const TARGET = /^[\x21-\x7e]+$/;
+const VERSION = /^HTTP\/(\d)\.(\d)$/;
+const CONTENT_LENGTH_VALUE = /^\d{1,15}$/;
+const CHUNK_SIZE = /^[0-9A-Fa-f]{1,16}$/;
+// RFC 9112 §7.1.1 chunk extensions, with the bad whitespace (BWS) the grammar allows.
+const CHUNK_EXTENSIONS =
+  /^(?:[ \t]*;[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*=[ \t]*(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t\x20\x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*"))?)*[ \t]*$/;
+// A chunk-size line with extensions longer than this is an attack, not a chunk.
+const MAX_CHUNK_LINE = 4096;
+
+const EMPTY = Buffer.alloc(0);
+const LF = 10;
+const CR = 13;
+
+const enum State {
+  RequestLine,
+  HeaderLine,
+  FixedBody,
+  ChunkSize,
+  ChunkData,
+  ChunkDataEnd,
+  Trailer,
+}
+
+/**
+ * Incremental HTTP/1.1 request parser (RFC 9112), strict about framing so that no two parsers
+ * can disagree on where one request ends and the next begins (request smuggling, §11.2).
+ *
+ * Feed bytes with `push()`, then call `next()` until it returns `null` (more bytes needed).
+ * Any byte split gives the same result. A refused request throws `HttpParseError`; the caller
+ * answers with its status and closes, since the framing of what follows can no longer be trusted.
+ */
+export class RequestParser {
+  /** True once after a head asked for `Expect: 100-continue` and a body is still to come. */
+  needsContinue = false;
+
+  private buffer: Buffer = EMPTY;
+  private offset = 0;
+  private state: State = State.RequestLine;
+  private request: ParsedRequest | null = null;
+  private headBytes = 0;
+  private remaining = 0;
+  private bodyParts: Buffer[] = [];
+  private bodySize = 0;
+  private readonly limits: ParserLimits;
+
+  /** @param limits - the head and body bounds to enforce */
+  constructor(limits: ParserLimits) {
+    this.limits = limits;
+  }
+
+  /** Appends bytes received from the peer. */
+  push(chunk: Buffer): void {
+    if (this.offset >= this.buffer.length) {
+      this.buffer = chunk;
+    } else {
+      this.buffer = Buffer.concat([this.buffer.subarray(this.offset), chunk]);
+    }
+    this.offset = 0;
+  }
+
+  /** Bytes received but not yet consumed by a complete request. */
+  bufferedBytes(): number {
+    return this.buffer.length - this.offset;
+  }
+
+  /** Whether a request has started arriving but is not yet complete. */
+  isMidRequest(): boolean {
+    return this.state !== State.RequestLine || this.headBytes > 0 || this.bufferedBytes() > 0;
+  }
+
+  /** Takes what is left unparsed (for a protocol switch such as WebSocket). */
+  takeRemainder(): Buffer {
+    const rest = this.buffer.subarray(this.offset);
+    this.buffer = EMPTY;
+    this.offset = 0;
+    return rest;
+  }
+
+  /**
+   * Parses the next complete request from the buffered bytes.
+   * @returns the request, or `null` when more bytes are needed
+   * @throws HttpParseError when the bytes break a rule
+   */
+  next(): ParsedRequest | null {
+    for (;;) {
+      switch (this.state) {
+        case State.RequestLine:
+        case State.HeaderLine:
+        case State.Trailer: {
+          const line = this.readHeadLine();
+          if (line === null) return null;
+          if (this.state === State.RequestLine) this.onRequestLine(line);
+          else if (this.state === State.HeaderLine) {
+            if (line.length === 0) {
+              const done = this.onHeadEnd();
+              if (done !== null) return done;
+            } else this.onHeaderLine(line);
+          } else if (line.length === 0) return this.finish();
+          else this.onTrailerLine(line);
+          break;
+        }
+        case State.FixedBody:
+          if (!this.readFixedBody()) return null;
+          return this.finish();
+        case State.ChunkSize:
+          if (!this.readChunkSize()) return null;
+          break;
+        case State.ChunkData:
+          if (!this.readChunkData()) return null;
+          break;
+        case State.ChunkDataEnd:
+          if (!this.readChunkDataEnd()) return null;
+          break;
+      }
+    }
+  }
+
+  /** One CRLF-terminated line of the head or trailers, without its CRLF; null until complete. */
+  private readHeadLine(): string | null {
+    const buffer = this.buffer;
+    const start = this.offset;
+    const lf = buffer.indexOf(LF, start);
+    const inRequestLine = this.state === State.RequestLine;
+    if (lf === -1) {
+      if (this.headBytes + buffer.length - start > this.limits.maxHeadSize) {
+        throw this.headTooLarge(inRequestLine);
+      }
+      return null;
+    }
+    const lineBytes = lf + 1 - start;
+    if (this.headBytes + lineBytes > this.limits.maxHeadSize)
+      throw this.headTooLarge(inRequestLine);
+    if (lf === start || buffer[lf - 1] !== CR) {
+      throw new HttpParseError(400, 'line ends in a bare LF; HTTP/1.1 lines end in CRLF');
+    }
+    this.offset = lf + 1;
+    this.headBytes += lineBytes;
+    return buffer.toString('latin1', start, lf - 1);
+  }
+
+  private headTooLarge(inRequestLine: boolean): HttpParseError {
+    if (inRequestLine) {
+      return new HttpParseError(414, `request line longer than ${this.limits.maxHeadSize} bytes`);
+    }
+    const what = this.state === State.Trailer ? 'trailers' : 'request head';
+    return new HttpParseError(431, `${what} larger than ${this.limits.maxHeadSize} bytes`);
+  }
+
+  private onRequestLine(line: string): void {
+    // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line.
+    if (line.length === 0) return;
+    const firstSpace = line.indexOf(' ');
+    const secondSpace = firstSpace === -1 ? -1 : line.indexOf(' ', firstSpace + 1);
+    if (secondSpace === -1 || line.indexOf(' ', secondSpace + 1) !== -1) {
+      throw new HttpParseError(400, 'request line is not "method SP target SP version"');
+    }
+    const method = line.slice(0, firstSpace);
+    const target = line.slice(firstSpace + 1, secondSpace);
+    const versionText = line.slice(secondSpace + 1);
+    if (!TOKEN.test(method)) throw new HttpParseError(400, 'method is not a token');
+    if (!TARGET.test(target)) throw new HttpParseError(400, 'request target has invalid bytes');
+    const version = VERSION.exec(versionText);
+    if (version === null) throw new HttpParseError(400, `malformed HTTP version "${versionText}"`);
+    if (version[1] !== '1' || (version[2] !== '1' && version[2] !== '0')) {
+      throw new HttpParseError(505, `HTTP version ${versionText} is not supported`);
+    }
+    const request = new ParsedRequest(method, target, version[2] === '1');
+    this.resolveTargetForm(request, target);
+    this.request = request;
+    this.state = State.HeaderLine;
+  }
+
+  /** Splits the target into path and query per its form (RFC 9112 §3.2). */
+  private resolveTargetForm(request: ParsedRequest, target: string): void {
+    let pathStart = 0;
+    const first = target.charCodeAt(0);
+    if (first !== 47 /* '/' */) {
+      if (target === '*') {
+        if (request.method !== 'OPTIONS') {
+          throw new HttpParseError(400, 'asterisk-form target is only for OPTIONS');
+        }
+        request.path = '*';
+        return;
+      }
+      if (request.method === 'CONNECT') {
+        throw new HttpParseError(501, 'CONNECT is not supported');
+      }
+      const schemeEnd = target.indexOf('://');
+      const scheme = schemeEnd === -1 ? '' : target.slice(0, schemeEnd).toLowerCase();
+      if (scheme !== 'http' && scheme !== 'https') {
+        throw new HttpParseError(400, 'request target is neither origin-form nor absolute-form');
+      }
+      const slash = target.indexOf('/', schemeEnd + 3);
+      const question = target.indexOf('?', schemeEnd + 3);
+      if (slash === -1 || (question !== -1 && question < slash)) {
+        request.path = '/';
+        request.query = question === -1 ? '' : target.slice(question + 1);
+        return;
+      }
+      pathStart = slash;
+    }
+    const hash = target.indexOf('#', pathStart);
+    const end = hash === -1 ? target.length : hash;
+    const question = target.indexOf('?', pathStart);
+    if (question === -1 || question > end) {
+      request.path =
+        pathStart === 0 && end === target.length ? target : target.slice(pathStart, end);
+    } else {
+      request.path = target.slice(pathStart, question);
+      request.query = target.slice(question + 1, end);
+    }
+  }
+
+  private onHeaderLine(line: string): void {
+    const request = this.request as ParsedRequest;
+    const first = line.charCodeAt(0);
+    if (first === 32 || first === 9) {
+      throw new HttpParseError(400, 'obsolete line folding is not accepted (RFC 9112 §5.2)');
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new HttpParseError(400, 'header line has no field name');
+    const name = line.slice(0, colon);
+    if (!TOKEN.test(name)) {
+      throw new HttpParseError(400, `invalid header name "${name}" (whitespace before the colon?)`);
+    }
+    const value = trimOws(line, colon + 1);
+    if (!FIELD_VALUE.test(value)) {
+      throw new HttpParseError(400, `header "${name}" has invalid bytes in its value`);
+    }
+    const lowerName = name.toLowerCase();
+    request.headerNames.push(lowerName);
+    request.headerValues.push(value);
+    switch (lowerName) {
+      case 'host':
+        if (request.host !== undefined) throw new HttpParseError(400, 'more than one Host header');
+        request.host = value;
+        break;
+      case 'content-length':
+        if (request.contentLength !== -1) {
+          throw new HttpParseError(400, 'more than one Content-Length header');
+        }
+        if (!CONTENT_LENGTH_VALUE.test(value)) {
+          throw new HttpParseError(400, `Content-Length "${value}" is not a decimal number`);
+        }
+        request.contentLength = Number(value);
+        break;
+      case 'transfer-encoding':
+        request.transferEncoding =
+          request.transferEncoding === undefined ? value : `${request.transferEncoding}, ${value}`;
+        break;
+      case 'connection':
+        applyConnectionTokens(request, value);
+        break;
+      case 'expect':
+        if (value.toLowerCase() !== '100-continue') {
+          throw new HttpParseError(417, `unsupported expectation "${value}"`);
+        }
+        request.expectContinue = true;
+        break;
+      case 'upgrade':
+        request.upgradeHeader = value;
+        break;
+    }
+  }
+
+  private onTrailerLine(line: string): void {
+    const first = line.charCodeAt(0);
+    const colon = line.indexOf(':');
+    if (first === 32 || first === 9 || colon <= 0 || !TOKEN.test(line.slice(0, colon))) {
+      throw new HttpParseError(400, 'malformed trailer field');
+    }
+    if (!FIELD_VALUE.test(trimOws(line, colon + 1))) {
+      throw new HttpParseError(400, 'trailer field has invalid bytes in its value');
+    }
+  }
+
+  /** Decides the framing of the body once the head is complete; returns a body-less request. */
+  private onHeadEnd(): ParsedRequest | null {
+    const request = this.request as ParsedRequest;
+    if (request.isHttp11 && request.host === undefined) {
+      throw new HttpParseError(400, 'HTTP/1.1 request without a Host header');
+    }
+    request.keepAlive = request.isHttp11 ? !request.connectionClose : request.connectionKeepAlive;
+    if (request.transferEncoding !== undefined) {
+      this.checkTransferEncoding(request);
+      this.bodyParts = [];
+      this.bodySize = 0;
+      this.state = State.ChunkSize;
+      this.needsContinue = request.expectContinue;
+      return null;
+    }
+    if (request.contentLength > 0) {
+      if (request.contentLength > this.limits.maxBodySize) {
+        throw new HttpParseError(
+          413,
+          `Content-Length ${request.contentLength} is over the body limit of ${this.limits.maxBodySize} bytes`,
+        );
+      }
+      this.remaining = request.contentLength;
+      this.bodyParts = [];
+      this.bodySize = 0;
+      this.state = State.FixedBody;
+      this.needsContinue = request.expectContinue;
+      return null;
+    }
+    return this.finish();
+  }
+
+  /** RFC 9112 §6.1–6.3: only a final `chunked` frames a request; anything else is refused. */
+  private checkTransferEncoding(request: ParsedRequest): void {
+    if (!request.isHttp11) {
+      throw new HttpParseError(400, 'Transfer-Encoding in an HTTP/1.0 request');
+    }
+    if (request.contentLength !== -1) {
+      throw new HttpParseError(400, 'both Content-Length and Transfer-Encoding');
+    }
+    const codings = request.transferEncoding!.split(',');
+    let count = 0;
+    let last = '';
+    for (const raw of codings) {
+      const coding = raw.trim().toLowerCase();
+      if (coding.length === 0) continue;
+      if (last === 'chunked') throw new HttpParseError(400, 'chunked is not the final coding');
+      last = coding;
+      count++;
+    }
+    if (last !== 'chunked') throw new HttpParseError(400, 'final transfer coding is not chunked');
+    if (count > 1) throw new HttpParseError(501, 'transfer codings other than chunked');
+  }
+
+  private readFixedBody(): boolean {
+    const available = this.buffer.length - this.offset;
+    if (available === 0) return false;
+    const take = available < this.remaining ? available : this.remaining;
+    this.bodyParts.push(this.buffer.subarray(this.offset, this.offset + take));
+    this.bodySize += take;
+    this.offset += take;
+    this.remaining -= take;
+    return this.remaining === 0;
+  }
+
+  private readChunkSize(): boolean {
+    const buffer = this.buffer;
+    const start = this.offset;
+    const lf = buffer.indexOf(LF, start);
+    if (lf === -1) {
+      if (buffer.length - start > MAX_CHUNK_LINE) {
+        throw new HttpParseError(400, 'chunk size line too long');
+      }
+      return false;
+    }
+    if (lf === start || buffer[lf - 1] !== CR) {
+      throw new HttpParseError(400, 'chunk size line ends in a bare LF');
+    }
+    if (lf - start > MAX_CHUNK_LINE) throw new HttpParseError(400, 'chunk size line too long');
+    const line = buffer.toString('latin1', start, lf - 1);
+    this.offset = lf + 1;
+    const semicolon = line.indexOf(';');
+    let sizeText = semicolon === -1 ? line : line.slice(0, semicolon);
+    if (semicolon !== -1) {
+      sizeText = sizeText.replace(/[ \t]+$/, '');
+      if (!CHUNK_EXTENSIONS.test(line.slice(sizeText.length))) {
+        throw new HttpParseError(400, 'malformed chunk extension');
+      }
+    }
+    if (!CHUNK_SIZE.test(sizeText)) throw new HttpParseError(400, `bad chunk size "${sizeText}"`);
+    const size = parseInt(sizeText, 16);
+    if (size === 0) {
+      this.state = State.Trailer;
+      return true;
+    }
+    if (this.bodySize + size > this.limits.maxBodySize) {
+      throw new HttpParseError(
+        413,
+        `chunked body over the body limit of ${this.limits.maxBodySize} bytes`,
+      );
+    }
+    this.remaining = size;
+    this.state = State.ChunkData;
+    return true;
+  }
+
+  private readChunkData(): boolean {
+    if (!this.readFixedBody()) return false;
+    this.state = State.ChunkDataEnd;
+    return true;
+  }
+
+  private readChunkDataEnd(): boolean {
+    const available = this.buffer.length - this.offset;
+    if (available === 0) return false;
+    if (this.buffer[this.offset] !== CR)
+      throw new HttpParseError(400, 'chunk data not followed by CRLF');
+    if (available === 1) return false;
+    if (this.buffer[this.offset + 1] !== LF) {
+      throw new HttpParseError(400, 'chunk data not followed by CRLF');
+    }
+    this.offset += 2;
+    this.state = State.ChunkSize;
+    return true;
+  }
+
+  /** Completes the current request and resets for the next one on the connection. */
+  private finish(): ParsedRequest {
+    const request = this.request as ParsedRequest;
+    const parts = this.bodyParts;
+    if (parts.length === 1) request.body = parts[0]!;
+    else if (parts.length > 1) request.body = Buffer.concat(parts, this.bodySize);
+    this.bodyParts = [];
+    this.bodySize = 0;
+    this.request = null;
+    this.headBytes = 0;
+    this.needsContinue = false;
+    this.state = State.RequestLine;
+    return request;
+  }
+}
+
+/** The value after `start` with optional whitespace (SP / HTAB) trimmed from both ends. */
+function trimOws(line: string, start: number): string {
+  let end = line.length;
+  while (start < end) {
+    const c = line.charCodeAt(start);
+    if (c !== 32 && c !== 9) break;
+    start++;
+  }
+  while (end > start) {
+    const c = line.charCodeAt(end - 1);
+    if (c !== 32 && c !== 9) break;
+    end--;
+  }
+  return line.slice(start, end);
+}
+
+function applyConnectionTokens(request: ParsedRequest, value: string): void {
+  const lower = value.toLowerCase();
+  // Fast path for the common single-token values.
+  if (lower === 'keep-alive') request.connectionKeepAlive = true;
+  else if (lower === 'close') request.connectionClose = true;
+  else if (lower === 'upgrade') request.connectionUpgrade = true;
+  else {
+    for (const raw of lower.split(',')) {
+      const token = raw.trim();
+      if (token === 'close') request.connectionClose = true;
+      else if (token === 'keep-alive') request.connectionKeepAlive = true;
+      else if (token === 'upgrade') request.connectionUpgrade = true;
+    }
+  }
+}

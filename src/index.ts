@@ -1,0 +1,22 @@
+/**
+ * hyperlane-ts: a fast, real-time HTTP server framework for Node.js.
+ * @packageDocumentation
+ */
+export { Server, type RunningServer, type CloseOptions } from './server/server.js';
+export type { ServerConfig, TlsOptions } from './server/config.js';
+export { DEFAULT_CONFIG } from './server/config.js';
+export type { InjectRequest, InjectResponse } from './server/inject.js';
+export { Context, type ResponseBody } from './context/context.js';
+export type { SocketAddress } from './context/response-channel.js';
+export { CookieBuilder, type SameSite } from './context/cookie.js';
+export type {
+  StandardSchemaV1,
+  StandardSchemaResult,
+  StandardSchemaIssue,
+  InferSchemaOutput,
+} from './context/standard-schema.js';
+export type { Handler, ErrorHook } from './lifecycle/pipeline.js';
+export { HttpError, type HttpErrorOptions } from './error/http-error.js';
+export { HyperlaneError, type HyperlaneErrorCode } from './error/hyperlane-error.js';
+export { STATUS_REASONS, reasonPhrase } from './http/status.js';
+export * from './http/constants.js';

@@ -1,0 +1,162 @@
+import type { Context } from '../context/context.js';
+import { HttpError } from '../error/http-error.js';
+import { reasonPhrase } from '../http/status.js';
+
+/** A middleware or route handler: may be synchronous or return a promise. */
+export type Handler = (ctx: Context) => unknown;
+
+/** Sees every error thrown in middleware, routes and hooks. */
+export type ErrorHook = (ctx: Context, error: unknown) => unknown;
+
+/** Where errors that nobody else reports are written. */
+export type ErrorLogger = (message: string, error: unknown) => void;
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
+}
+
+/**
+ * Runs request middleware → route handler → response middleware for one Context, checking
+ * the abort flag after every step, and routes every throw to the error hooks.
+ *
+ * Steps run synchronously for as long as they return no promise, so a fully synchronous
+ * chain completes without allocating a single promise; `run()` then returns `undefined`.
+ */
+export class Pipeline {
+  private readonly requestMiddleware: readonly Handler[];
+  private readonly responseMiddleware: readonly Handler[];
+  private readonly errorHooks: readonly ErrorHook[];
+  private readonly logError: ErrorLogger;
+
+  /**
+   * @param requestMiddleware - run before the route, in order
+   * @param responseMiddleware - run after the route, in order
+   * @param errorHooks - run in order for any throw
+   * @param logError - reports errors no hook handled and errors thrown by hooks
+   */
+  constructor(
+    requestMiddleware: readonly Handler[],
+    responseMiddleware: readonly Handler[],
+    errorHooks: readonly ErrorHook[],
+    logError: ErrorLogger,
+  ) {
+    this.requestMiddleware = requestMiddleware;
+    this.responseMiddleware = responseMiddleware;
+    this.errorHooks = errorHooks;
+    this.logError = logError;
+  }
+
+  /**
+   * Runs the chain for `ctx` with `route` in the middle.
+   * @param autoSend - send the response as it stands if nothing was sent (HTTP; not WebSocket messages)
+   * @returns undefined when the chain completed synchronously, else a promise that never rejects
+   */
+  run(ctx: Context, route: Handler, autoSend: boolean): Promise<void> | undefined {
+    return this.runFrom(ctx, route, autoSend, 0);
+  }
+
+  /**
+   * Runs the error hooks for `error` and, unless a response already went out, sends the error
+   * response. Also used by the server for errors outside the chain (WebSocket hooks).
+   */
+  handleError(ctx: Context, error: unknown): Promise<void> | undefined {
+    ctx._aborted = true;
+    const hooks = this.errorHooks;
+    if (hooks.length === 0) {
+      if (!(error instanceof HttpError) || error.status >= 500) {
+        this.logError('unhandled error in a request handler', error);
+      }
+      sendErrorResponse(ctx, error);
+      return undefined;
+    }
+    return this.runErrorHooks(ctx, error, 0);
+  }
+
+  private runFrom(
+    ctx: Context,
+    route: Handler,
+    autoSend: boolean,
+    start: number,
+  ): Promise<void> | undefined {
+    const before = this.requestMiddleware;
+    const after = this.responseMiddleware;
+    const routeIndex = before.length;
+    const total = routeIndex + 1 + after.length;
+    for (let index = start; index < total; index++) {
+      if (ctx._aborted) break;
+      const step =
+        index < routeIndex
+          ? before[index]!
+          : index === routeIndex
+            ? route
+            : after[index - routeIndex - 1]!;
+      let result: unknown;
+      try {
+        result = step(ctx);
+      } catch (error) {
+        return this.handleError(ctx, error);
+      }
+      if (isPromiseLike(result)) return this.resume(ctx, route, autoSend, result, index + 1);
+    }
+    if (autoSend && !ctx._sent) ctx.sendNow();
+    return undefined;
+  }
+
+  private async resume(
+    ctx: Context,
+    route: Handler,
+    autoSend: boolean,
+    pending: PromiseLike<unknown>,
+    next: number,
+  ): Promise<void> {
+    try {
+      await pending;
+    } catch (error) {
+      await this.handleError(ctx, error);
+      return;
+    }
+    const rest = this.runFrom(ctx, route, autoSend, next);
+    if (rest !== undefined) await rest;
+  }
+
+  private async runErrorHooks(ctx: Context, error: unknown, start: number): Promise<void> {
+    const hooks = this.errorHooks;
+    for (let index = start; index < hooks.length; index++) {
+      try {
+        const result = hooks[index]!(ctx, error);
+        if (isPromiseLike(result)) await result;
+      } catch (hookError) {
+        this.logError('errorHook threw', hookError);
+      }
+    }
+    sendErrorResponse(ctx, error);
+  }
+}
+
+/**
+ * Sends `{ error, message, code? }` with the error's status, unless a response already went
+ * out. A plain (non-HttpError) throw says only "Internal Server Error": internals never leak.
+ */
+export function sendErrorResponse(ctx: Context, error: unknown): void {
+  if (ctx._sent) return;
+  const isHttpError = error instanceof HttpError;
+  const status = isHttpError ? error.status : 500;
+  const reason = reasonPhrase(status);
+  const body: { error: string; message: string; code?: string } = {
+    error: reason,
+    message: isHttpError ? error.message : reason,
+  };
+  if (isHttpError && error.code !== undefined) body.code = error.code;
+  ctx._streaming = false;
+  ctx.removeResponseHeader('content-length');
+  if (isHttpError && error.headers !== undefined) {
+    for (const name of Object.keys(error.headers))
+      ctx.setResponseHeader(name, error.headers[name]!);
+  }
+  ctx.setResponseStatusCode(status).setResponseBodyJson(body);
+  ctx.sendNow();
+}

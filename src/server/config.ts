@@ -1,0 +1,126 @@
+import { HyperlaneError } from '../error/hyperlane-error.js';
+
+/** TLS material for HTTPS (PEM strings or buffers). */
+export interface TlsOptions {
+  /** Private key. */
+  key: string | Buffer;
+  /** Certificate chain. */
+  cert: string | Buffer;
+}
+
+/**
+ * Server settings as plain data, so they can come from a JSON file or the environment.
+ * Keys are the names of the Server's fluent methods.
+ */
+export interface ServerConfig {
+  /** Bind address. Default `0.0.0.0`. */
+  host: string;
+  /** Port; 0 picks a free one. Default 60000. */
+  port: number;
+  /** TCP_NODELAY on accepted sockets. Default true. */
+  nodelay: boolean;
+  /** Milliseconds a closing connection may take to flush before it is destroyed; false = off. */
+  linger: number | false;
+  /** Read buffer and largest request head, in bytes. Default 16 KiB. */
+  httpBufferSize: number;
+  /** Read buffer for WebSocket connections, in bytes. Default 4 KiB. */
+  wsBufferSize: number;
+  /** Largest request body, in bytes (→ 413). Default 1 MiB. */
+  bodyLimit: number;
+  /** Largest WebSocket message, in bytes (→ close 1009). Default 1 MiB. */
+  wsMessageLimit: number;
+  /** Milliseconds for head and body to arrive (→ 408). Default 30 s. */
+  requestTimeout: number;
+  /** Milliseconds an idle keep-alive connection is kept. Default 5 s. */
+  keepAliveTimeout: number;
+  /** Connections beyond this are closed at once. Default 10,000. */
+  maxConnections: number;
+  /** Serve HTTPS with this key and certificate. */
+  tls: TlsOptions | undefined;
+}
+
+/** The defaults every Server starts from. */
+export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
+  host: '0.0.0.0',
+  port: 60000,
+  nodelay: true,
+  linger: false,
+  httpBufferSize: 16 * 1024,
+  wsBufferSize: 4 * 1024,
+  bodyLimit: 1024 * 1024,
+  wsMessageLimit: 1024 * 1024,
+  requestTimeout: 30_000,
+  keepAliveTimeout: 5_000,
+  maxConnections: 10_000,
+  tls: undefined,
+});
+
+type Check = (value: unknown) => string | null;
+
+const positiveInteger: Check = (value) =>
+  typeof value === 'number' && Number.isInteger(value) && value > 0 ? null : 'a positive integer';
+
+const CHECKS: Record<keyof ServerConfig, Check> = {
+  host: (value) => (typeof value === 'string' && value.length > 0 ? null : 'a non-empty string'),
+  port: (value) =>
+    typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65535
+      ? null
+      : 'an integer from 0 to 65535',
+  nodelay: (value) => (typeof value === 'boolean' ? null : 'a boolean'),
+  linger: (value) =>
+    value === false || (typeof value === 'number' && Number.isInteger(value) && value >= 0)
+      ? null
+      : 'false or a non-negative integer (milliseconds)',
+  httpBufferSize: positiveInteger,
+  wsBufferSize: positiveInteger,
+  bodyLimit: (value) =>
+    typeof value === 'number' && Number.isInteger(value) && value >= 0
+      ? null
+      : 'a non-negative integer',
+  wsMessageLimit: positiveInteger,
+  requestTimeout: positiveInteger,
+  keepAliveTimeout: positiveInteger,
+  maxConnections: positiveInteger,
+  tls: (value) => {
+    if (value === undefined) return null;
+    if (typeof value !== 'object' || value === null) return 'an object { key, cert }';
+    const { key, cert } = value as Record<string, unknown>;
+    const isPem = (part: unknown): boolean => typeof part === 'string' || Buffer.isBuffer(part);
+    return isPem(key) && isPem(cert) ? null : 'an object { key, cert } of PEM strings or Buffers';
+  },
+};
+
+/** Throws `HL_ERR_CONFIG` naming `key` when `value` is not valid for it. */
+export function checkConfigValue(key: string, value: unknown): void {
+  if (!Object.hasOwn(CHECKS, key)) {
+    throw new HyperlaneError('HL_ERR_CONFIG', `unknown config key "${key}"`);
+  }
+  const problem = CHECKS[key as keyof ServerConfig](value);
+  if (problem !== null) {
+    throw new HyperlaneError(
+      'HL_ERR_CONFIG',
+      `config key "${key}" must be ${problem}, got ${describe(value)}`,
+    );
+  }
+}
+
+/** Validates `input` (plain data) and merges it over the defaults. */
+export function resolveConfig(input: Partial<ServerConfig> | undefined): ServerConfig {
+  const config: ServerConfig = { ...DEFAULT_CONFIG };
+  if (input === undefined) return config;
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new HyperlaneError('HL_ERR_CONFIG', 'server config must be a plain object');
+  }
+  for (const key of Object.keys(input)) {
+    const value = (input as Record<string, unknown>)[key];
+    checkConfigValue(key, value);
+    (config as unknown as Record<string, unknown>)[key] = value;
+  }
+  return config;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
+}

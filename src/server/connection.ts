@@ -1,0 +1,419 @@
+import type { Socket } from 'node:net';
+import { Context } from '../context/context.js';
+import type { ResponseChannel, SocketAddress } from '../context/response-channel.js';
+import { HyperlaneError } from '../error/hyperlane-error.js';
+import type { ParsedRequest } from '../http/parsed-request.js';
+import { HttpParseError, RequestParser } from '../http/request-parser.js';
+import { ConnectionHeader, Framing, serializeResponseHead } from '../http/response-head.js';
+import { reasonPhrase, statusAllowsBody } from '../http/status.js';
+import { resolveRoute } from '../lifecycle/route-resolution.js';
+import type { Engine } from './engine.js';
+
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+const CHUNKED_END = '0\r\n\r\n';
+// When linger is off, a connection we are closing still gets this long to flush to a peer that
+// reads slowly before it is destroyed; without a bound a peer that never reads holds memory.
+const DEFAULT_CLOSE_GRACE_MS = 5_000;
+
+type DrainWaiter = { resolve: () => void; reject: (error: Error) => void };
+
+/**
+ * One client connection: feeds socket bytes to the parser, runs each request through the
+ * pipeline strictly in order (so pipelined responses keep their order), writes responses,
+ * and applies keep-alive, backpressure and timeouts.
+ */
+export class Connection implements ResponseChannel {
+  /** The socket (plain TCP or TLS). */
+  readonly socket: Socket;
+  /** Milliseconds timestamp of when the current request's first byte arrived; 0 when none. */
+  requestStartedAt = 0;
+  /** Milliseconds timestamp of the last completed exchange (or of the accept). */
+  lastActivity: number;
+  /** A request is being handled (its handler may still be running). */
+  busy = false;
+
+  private readonly engine: Engine;
+  private readonly parser: RequestParser;
+  private current: Context | null = null;
+  private peerGone = false;
+  private closing = false;
+  private paused = false;
+  private drainWaiters: DrainWaiter[] | null = null;
+  private remote: SocketAddress | undefined | null = null;
+  private local: SocketAddress | undefined | null = null;
+  private closeTimer: NodeJS.Timeout | null = null;
+
+  /**
+   * @param socket - the accepted socket
+   * @param engine - the server's compiled routes, pipeline and settings
+   */
+  constructor(socket: Socket, engine: Engine) {
+    this.socket = socket;
+    this.engine = engine;
+    this.parser = new RequestParser({
+      maxHeadSize: engine.config.httpBufferSize,
+      maxBodySize: engine.config.bodyLimit,
+    });
+    this.lastActivity = Date.now();
+    this.onData = this.onData.bind(this);
+    this.onDrain = this.onDrain.bind(this);
+    this.onClose = this.onClose.bind(this);
+    this.onAsyncExchangeDone = this.onAsyncExchangeDone.bind(this);
+    socket.on('data', this.onData);
+    socket.on('drain', this.onDrain);
+    socket.on('close', this.onClose);
+    // Errors (ECONNRESET, EPIPE) are followed by 'close', which does the cleanup.
+    socket.on('error', noop);
+  }
+
+  // ---- reading -------------------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    // Once we have half-closed, whatever the peer still sends is discarded.
+    if (this.closeTimer !== null) return;
+    if (this.requestStartedAt === 0 && !this.busy) this.requestStartedAt = Date.now();
+    this.parser.push(chunk);
+    if (this.busy) {
+      // Pipelined bytes wait until the current response is done; bound how many we hold.
+      if (this.parser.bufferedBytes() > this.engine.config.httpBufferSize) this.pause();
+      return;
+    }
+    this.processBuffered();
+  }
+
+  /** Parses and handles as many buffered requests as possible, one at a time. */
+  private processBuffered(): void {
+    while (!this.busy && !this.peerGone && this.closeTimer === null) {
+      let request: ParsedRequest | null;
+      try {
+        request = this.parser.next();
+      } catch (error) {
+        if (error instanceof HttpParseError) this.rejectRequest(error.status, error.message);
+        else throw error;
+        return;
+      }
+      if (request === null) {
+        if (this.parser.needsContinue) {
+          this.parser.needsContinue = false;
+          this.socket.write(CONTINUE);
+        }
+        if (!this.parser.isMidRequest()) this.requestStartedAt = 0;
+        return;
+      }
+      this.requestStartedAt = 0;
+      if (!this.dispatch(request)) return;
+    }
+  }
+
+  /**
+   * Runs one request. Returns true when it completed synchronously and the connection can go
+   * straight on to the next buffered request.
+   */
+  private dispatch(request: ParsedRequest): boolean {
+    const ctx = new Context(request, this);
+    this.current = ctx;
+    this.busy = true;
+    const engine = this.engine;
+    const route = resolveRoute(ctx, engine.router, engine.allowAll);
+    const pending = engine.pipeline.run(ctx, route, true);
+    if (pending !== undefined) {
+      pending.then(this.onAsyncExchangeDone, this.onAsyncExchangeDone);
+      return false;
+    }
+    return this.completeExchange(ctx);
+  }
+
+  private onAsyncExchangeDone(): void {
+    const ctx = this.current;
+    if (ctx !== null && this.completeExchange(ctx)) this.processBuffered();
+  }
+
+  /** Ends the exchange: closes an open stream, fires the signal, then reuses or closes. */
+  private completeExchange(ctx: Context): boolean {
+    if (ctx._streaming && ctx._sent && !ctx._streamEnded) this.writeStreamEnd(ctx);
+    ctx._finish();
+    this.current = null;
+    this.busy = false;
+    this.lastActivity = Date.now();
+    if (this.peerGone) return false;
+    if (!ctx._keepAlive || this.closing) {
+      this.closeGracefully();
+      return false;
+    }
+    if (this.parser.bufferedBytes() > 0) this.requestStartedAt = this.lastActivity;
+    if (this.socket.writableNeedDrain) {
+      // The peer is not reading: hold further requests until it catches up.
+      this.pause();
+      return false;
+    }
+    this.resume();
+    return true;
+  }
+
+  // ---- writing (ResponseChannel) -------------------------------------------------------------
+
+  /** @inheritdoc */
+  sendResponse(ctx: Context, headOnly: boolean): boolean {
+    if (this.peerGone) return false;
+    const request = ctx._request;
+    const status = ctx._status;
+    const isHead = request.method === 'HEAD';
+    const keepAlive = ctx._keepAlive && !this.closing && !wantsClose(ctx);
+    ctx._keepAlive = keepAlive;
+    let connection = keepAlive
+      ? request.isHttp11
+        ? ConnectionHeader.Omit
+        : ConnectionHeader.KeepAlive
+      : ConnectionHeader.Close;
+    const body = ctx._body;
+    const socket = this.socket;
+
+    if (ctx._streaming) {
+      let framing = Framing.Chunked;
+      if (!request.isHttp11) {
+        // HTTP/1.0 has no chunked coding: the stream runs until the connection closes.
+        framing = Framing.UntilClose;
+        ctx._keepAlive = false;
+        connection = ConnectionHeader.Close;
+      }
+      if (!statusAllowsBody(status) || isHead) framing = Framing.None;
+      const head = serializeResponseHead(status, ctx._headers, framing, -1, connection);
+      this.writeHead(ctx, head);
+      if (!headOnly && body.length > 0 && framing !== Framing.None) this.writeChunk(ctx, body);
+      if (framing === Framing.None) ctx._streamEnded = true;
+      return true;
+    }
+
+    if (body.length > 0 && !ctx._headers.has('content-type')) {
+      ctx._headers.set(
+        'content-type',
+        typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream',
+      );
+    }
+    const length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+    if (isHead || !statusAllowsBody(status)) {
+      const announced = isHead && statusAllowsBody(status) ? length : -1;
+      this.writeHead(
+        ctx,
+        serializeResponseHead(status, ctx._headers, Framing.None, announced, connection),
+      );
+      return true;
+    }
+    const head = serializeResponseHead(status, ctx._headers, Framing.Length, length, connection);
+    if (typeof body === 'string' && !ctx._latin1Head) {
+      socket.write(length === 0 ? head : head + body);
+    } else {
+      socket.cork();
+      this.writeHead(ctx, head);
+      if (length > 0) socket.write(body);
+      socket.uncork();
+    }
+    return true;
+  }
+
+  /** @inheritdoc */
+  sendChunk(ctx: Context, data: string | Uint8Array): Promise<void> {
+    if (this.peerGone || ctx._streamEnded) {
+      return Promise.reject(new HyperlaneError('HL_ERR_PEER_GONE', 'the client has gone away'));
+    }
+    if (data.length > 0) this.writeChunk(ctx, data);
+    return this.socket.writableNeedDrain ? this.waitForDrain() : Promise.resolve();
+  }
+
+  /** @inheritdoc */
+  endStream(ctx: Context): Promise<void> {
+    if (!ctx._streamEnded && !this.peerGone) this.writeStreamEnd(ctx);
+    ctx._streamEnded = true;
+    return Promise.resolve();
+  }
+
+  /** @inheritdoc */
+  flush(): Promise<void> {
+    if (this.peerGone)
+      return Promise.reject(new HyperlaneError('HL_ERR_PEER_GONE', 'the client has gone away'));
+    return this.socket.writableNeedDrain ? this.waitForDrain() : Promise.resolve();
+  }
+
+  /** @inheritdoc */
+  isPeerGone(): boolean {
+    return this.peerGone;
+  }
+
+  /** @inheritdoc */
+  remoteAddress(): SocketAddress | undefined {
+    if (this.remote === null)
+      this.remote = addressOf(
+        this.socket.remoteAddress,
+        this.socket.remotePort,
+        this.socket.remoteFamily,
+      );
+    return this.remote;
+  }
+
+  /** @inheritdoc */
+  localAddress(): SocketAddress | undefined {
+    if (this.local === null)
+      this.local = addressOf(
+        this.socket.localAddress,
+        this.socket.localPort,
+        this.socket.localFamily,
+      );
+    return this.local;
+  }
+
+  private writeHead(ctx: Context, head: string): void {
+    this.socket.write(head, ctx._latin1Head ? 'latin1' : 'utf8');
+  }
+
+  private writeChunk(ctx: Context, data: string | Uint8Array): void {
+    const socket = this.socket;
+    if (!ctx._request.isHttp11) {
+      socket.write(data);
+      return;
+    }
+    if (ctx._request.method === 'HEAD') return;
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    if (size === 0) return; // a zero-size chunk would end the stream
+    socket.cork();
+    socket.write(`${size.toString(16)}\r\n`);
+    socket.write(data);
+    socket.write('\r\n');
+    socket.uncork();
+  }
+
+  private writeStreamEnd(ctx: Context): void {
+    ctx._streamEnded = true;
+    if (
+      !ctx._request.isHttp11 ||
+      ctx._request.method === 'HEAD' ||
+      !statusAllowsBody(ctx._status)
+    ) {
+      return;
+    }
+    this.socket.write(CHUNKED_END);
+  }
+
+  // ---- flow control --------------------------------------------------------------------------
+
+  private pause(): void {
+    if (!this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private resume(): void {
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  private waitForDrain(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      (this.drainWaiters ??= []).push({ resolve, reject });
+    });
+  }
+
+  private onDrain(): void {
+    const waiters = this.drainWaiters;
+    if (waiters !== null) {
+      this.drainWaiters = null;
+      for (const waiter of waiters) waiter.resolve();
+    }
+    if (!this.busy && this.paused && !this.peerGone && this.closeTimer === null) {
+      this.resume();
+      this.processBuffered();
+    }
+  }
+
+  // ---- closing -------------------------------------------------------------------------------
+
+  /** Answers a request the parser refused, then closes: its framing can no longer be trusted. */
+  private rejectRequest(status: number, message: string): void {
+    const body = JSON.stringify({ error: reasonPhrase(status), message });
+    const headers = new Map([['content-type', 'application/json; charset=utf-8']]);
+    const head = serializeResponseHead(
+      status,
+      headers,
+      Framing.Length,
+      Buffer.byteLength(body),
+      ConnectionHeader.Close,
+    );
+    this.socket.write(head + body);
+    this.closeGracefully();
+  }
+
+  /** Answers 408 to a request that did not arrive within `requestTimeout`, then closes. */
+  timeOutRequest(): void {
+    this.requestStartedAt = 0;
+    this.rejectRequest(408, `request not received within ${this.engine.config.requestTimeout} ms`);
+  }
+
+  /** Called by the server when it begins a graceful close. */
+  beginShutdown(): void {
+    this.closing = true;
+    const ctx = this.current;
+    if (ctx === null) {
+      // Idle or mid-way through receiving a request nobody is handling yet: close now.
+      if (!this.busy) this.closeGracefully();
+      return;
+    }
+    if (ctx._streaming && ctx._sent) {
+      // Open streams never end on their own; end them so their handlers see sendBody() reject.
+      void this.endStream(ctx);
+      ctx._finish();
+    }
+  }
+
+  /** Half-closes after flushing what was written, and destroys the socket if the peer lingers. */
+  closeGracefully(): void {
+    if (this.closeTimer !== null || this.peerGone) return;
+    this.socket.end();
+    const linger = this.engine.config.linger;
+    this.closeTimer = setTimeout(
+      destroySocket,
+      linger === false ? DEFAULT_CLOSE_GRACE_MS : linger,
+      this.socket,
+    );
+    this.closeTimer.unref();
+  }
+
+  /** Destroys the socket at once. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private onClose(): void {
+    this.peerGone = true;
+    if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+    const waiters = this.drainWaiters;
+    if (waiters !== null) {
+      this.drainWaiters = null;
+      const gone = new HyperlaneError('HL_ERR_PEER_GONE', 'the client has gone away');
+      for (const waiter of waiters) waiter.reject(gone);
+    }
+    this.current?._finish();
+    this.engine.forgetConnection(this);
+  }
+}
+
+function wantsClose(ctx: Context): boolean {
+  const value = ctx._headers.get('connection');
+  return typeof value === 'string' && value.toLowerCase().includes('close');
+}
+
+function addressOf(
+  address: string | undefined,
+  port: number | undefined,
+  family: string | undefined,
+): SocketAddress | undefined {
+  if (address === undefined || port === undefined) return undefined;
+  return { address, port, family: family ?? (address.includes(':') ? 'IPv6' : 'IPv4') };
+}
+
+function destroySocket(socket: Socket): void {
+  socket.destroy();
+}
+
+function noop(): void {}

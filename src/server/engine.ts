@@ -1,0 +1,17 @@
+import type { Handler, Pipeline } from '../lifecycle/pipeline.js';
+import type { Router } from '../route/router.js';
+import type { ServerConfig } from './config.js';
+
+/** What a connection needs from its server: compiled routes and pipeline, settings, bookkeeping. */
+export interface Engine {
+  /** Effective settings. */
+  readonly config: ServerConfig;
+  /** The compiled routes. */
+  readonly router: Router<Handler>;
+  /** The compiled middleware chain. */
+  readonly pipeline: Pipeline;
+  /** `Allow` for `OPTIONS *`: every method any route takes. */
+  readonly allowAll: string;
+  /** Called once when a connection has closed. */
+  forgetConnection(connection: object): void;
+}

@@ -1,0 +1,399 @@
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { HyperlaneError } from '../error/hyperlane-error.js';
+import { Pipeline, type ErrorHook, type Handler } from '../lifecycle/pipeline.js';
+import { Router } from '../route/router.js';
+import { checkConfigValue, resolveConfig, type ServerConfig, type TlsOptions } from './config.js';
+import { Connection } from './connection.js';
+import type { Engine } from './engine.js';
+import { injectRequest, type InjectRequest, type InjectResponse } from './inject.js';
+
+/** Options for {@link RunningServer.close}. */
+export interface CloseOptions {
+  /** Milliseconds to let in-flight requests finish before remaining sockets are destroyed. Default 10 s. */
+  timeout?: number;
+}
+
+/** A listening server, as `run()` resolves it. */
+export interface RunningServer {
+  /** The bound port (useful with port 0). */
+  readonly port: number;
+  /** The bound address. */
+  readonly host: string;
+  /**
+   * Graceful close: stop accepting, let in-flight requests finish, close idle keep-alive
+   * connections, destroy what remains after `timeout`. Resolves when everything is closed.
+   */
+  close(options?: CloseOptions): Promise<void>;
+  /** Resolves once the server has fully closed. */
+  readonly closed: Promise<void>;
+}
+
+const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
+
+function logToStderr(message: string, error: unknown): void {
+  console.error(`[hyperlane-ts] ${message}:`, error);
+}
+
+/**
+ * The server: configure it fluently (or from plain data), register middleware, routes and
+ * hooks, then `run()`.
+ *
+ * @example
+ * const server = new Server({ port: 0 });
+ * server.get('/', (ctx) => { ctx.setResponseBody('Hello'); });
+ * const running = await server.run();
+ */
+export class Server {
+  private readonly config: ServerConfig;
+  private readonly router = new Router<Handler>();
+  private readonly requestMiddlewares: Handler[] = [];
+  private readonly responseMiddlewares: Handler[] = [];
+  private readonly errorHooks: ErrorHook[] = [];
+  private engine: Engine | null = null;
+  private running: ActiveServer | null = null;
+
+  /**
+   * @param config - any subset of {@link ServerConfig}; unknown keys or wrong types throw,
+   *   naming the key
+   */
+  constructor(config?: Partial<ServerConfig>) {
+    this.config = resolveConfig(config);
+  }
+
+  // ---- configuration -------------------------------------------------------------------------
+
+  /** Sets the bind address. */
+  host(host: string): this {
+    return this.set('host', host);
+  }
+
+  /** Sets the port; 0 picks a free one. */
+  port(port: number): this {
+    return this.set('port', port);
+  }
+
+  /** Turns TCP_NODELAY on for accepted sockets (the default). */
+  enableNodelay(): this {
+    return this.set('nodelay', true);
+  }
+
+  /** Turns TCP_NODELAY off. */
+  disableNodelay(): this {
+    return this.set('nodelay', false);
+  }
+
+  /** A closing connection may take `ms` to flush before it is destroyed. */
+  enableLinger(ms: number): this {
+    return this.set('linger', ms);
+  }
+
+  /** Closing connections get a fixed 5 s to flush (the default). */
+  disableLinger(): this {
+    return this.set('linger', false);
+  }
+
+  /** Sets the read buffer size and the largest request head accepted (larger → 431). */
+  httpBufferSize(bytes: number): this {
+    return this.set('httpBufferSize', bytes);
+  }
+
+  /** Sets the read buffer size for WebSocket connections. */
+  wsBufferSize(bytes: number): this {
+    return this.set('wsBufferSize', bytes);
+  }
+
+  /** Sets the largest request body accepted (larger → 413). */
+  bodyLimit(bytes: number): this {
+    return this.set('bodyLimit', bytes);
+  }
+
+  /** Sets the largest WebSocket message accepted (larger → close 1009). */
+  wsMessageLimit(bytes: number): this {
+    return this.set('wsMessageLimit', bytes);
+  }
+
+  /** Head and body must arrive within `ms` (else 408 and close). */
+  requestTimeout(ms: number): this {
+    return this.set('requestTimeout', ms);
+  }
+
+  /** Idle keep-alive connections close after `ms`. */
+  keepAliveTimeout(ms: number): this {
+    return this.set('keepAliveTimeout', ms);
+  }
+
+  /** Connections beyond `count` are closed at once. */
+  maxConnections(count: number): this {
+    return this.set('maxConnections', count);
+  }
+
+  /** Serves HTTPS with this key and certificate. */
+  tls(options: TlsOptions): this {
+    return this.set('tls', options);
+  }
+
+  /** The effective settings (a copy). */
+  getConfig(): ServerConfig {
+    return { ...this.config };
+  }
+
+  // ---- registration --------------------------------------------------------------------------
+
+  /** Adds a hook that sees every error thrown in middleware, routes and hooks. */
+  errorHook(hook: ErrorHook): this {
+    this.errorHooks.push(hook);
+    return this.changed();
+  }
+
+  /** Adds middleware that runs before the route, in registration order. */
+  requestMiddleware(middleware: Handler): this {
+    this.requestMiddlewares.push(middleware);
+    return this.changed();
+  }
+
+  /** Adds middleware that runs after the route, in registration order. */
+  responseMiddleware(middleware: Handler): this {
+    this.responseMiddlewares.push(middleware);
+    return this.changed();
+  }
+
+  /** Routes `pattern` for any method. */
+  route(pattern: string, handler: Handler): this {
+    return this.on('*', pattern, handler);
+  }
+
+  /** Routes `pattern` for GET (HEAD requests use it too). */
+  get(pattern: string, handler: Handler): this {
+    return this.on('GET', pattern, handler);
+  }
+
+  /** Routes `pattern` for POST. */
+  post(pattern: string, handler: Handler): this {
+    return this.on('POST', pattern, handler);
+  }
+
+  /** Routes `pattern` for PUT. */
+  put(pattern: string, handler: Handler): this {
+    return this.on('PUT', pattern, handler);
+  }
+
+  /** Routes `pattern` for PATCH. */
+  patch(pattern: string, handler: Handler): this {
+    return this.on('PATCH', pattern, handler);
+  }
+
+  /** Routes `pattern` for DELETE. */
+  delete(pattern: string, handler: Handler): this {
+    return this.on('DELETE', pattern, handler);
+  }
+
+  /** Routes `pattern` for HEAD. */
+  head(pattern: string, handler: Handler): this {
+    return this.on('HEAD', pattern, handler);
+  }
+
+  /** Routes `pattern` for OPTIONS. */
+  options(pattern: string, handler: Handler): this {
+    return this.on('OPTIONS', pattern, handler);
+  }
+
+  /** Routes `pattern` for any method (same as `route`). */
+  all(pattern: string, handler: Handler): this {
+    return this.on('*', pattern, handler);
+  }
+
+  /** Routes `pattern` for `method` (any token, e.g. `PURGE`), or `*` for any. */
+  on(method: string, pattern: string, handler: Handler): this {
+    if (typeof handler !== 'function') {
+      throw new HyperlaneError(
+        'HL_ERR_ROUTE_INVALID',
+        `handler for route "${pattern}" is not a function`,
+      );
+    }
+    this.router.add(method, pattern, handler);
+    return this.changed();
+  }
+
+  // ---- running -------------------------------------------------------------------------------
+
+  /**
+   * Runs one request through routing and the full pipeline with no socket: for tests.
+   * A streamed response is collected until its handler returns.
+   */
+  inject(request: InjectRequest): Promise<InjectResponse> {
+    return injectRequest(this.compile(), request);
+  }
+
+  /** Starts listening; resolves once the port is bound. */
+  async run(): Promise<RunningServer> {
+    if (this.running !== null) {
+      throw new HyperlaneError(
+        'HL_ERR_SERVER_STATE',
+        'run() was called while the server is already running',
+      );
+    }
+    const active = new ActiveServer(this.compile());
+    this.running = active;
+    try {
+      await active.listen();
+    } catch (error) {
+      this.running = null;
+      throw error;
+    }
+    void active.closed.then(() => {
+      this.running = null;
+    });
+    return active;
+  }
+
+  private set<K extends keyof ServerConfig>(key: K, value: ServerConfig[K]): this {
+    checkConfigValue(key, value);
+    this.config[key] = value;
+    return this.changed();
+  }
+
+  private changed(): this {
+    this.engine = null;
+    return this;
+  }
+
+  /** Compiles the registrations into the structures the hot path uses. */
+  private compile(): Engine {
+    if (this.engine !== null) return this.engine;
+    const pipeline = new Pipeline(
+      [...this.requestMiddlewares],
+      [...this.responseMiddlewares],
+      [...this.errorHooks],
+      logToStderr,
+    );
+    const engine: Engine = {
+      config: { ...this.config },
+      router: this.router,
+      pipeline,
+      allowAll: this.router.methods().join(', '),
+      forgetConnection: noop,
+    };
+    this.engine = engine;
+    return engine;
+  }
+}
+
+function noop(): void {}
+
+/** The listening side of a running server: accepts connections, sweeps timeouts, closes. */
+class ActiveServer implements RunningServer, Engine {
+  port = 0;
+  host = '';
+  readonly closed: Promise<void>;
+  readonly config: ServerConfig;
+  readonly router: Router<Handler>;
+  readonly pipeline: Pipeline;
+  readonly allowAll: string;
+  private readonly netServer: NetServer;
+  private readonly connections = new Set<Connection>();
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private closing: Promise<void> | null = null;
+  private resolveClosed!: () => void;
+
+  constructor(engine: Engine) {
+    this.config = engine.config;
+    this.router = engine.router;
+    this.pipeline = engine.pipeline;
+    this.allowAll = engine.allowAll;
+    this.closed = new Promise<void>((resolve) => {
+      this.resolveClosed = resolve;
+    });
+    this.onSocket = this.onSocket.bind(this);
+    const tls = this.config.tls;
+    if (tls === undefined) {
+      this.netServer = createNetServer({ noDelay: this.config.nodelay }, this.onSocket);
+    } else {
+      this.netServer = createTlsServer({ key: tls.key, cert: tls.cert }, this.onSocket);
+      // A failed handshake is the client's problem; the socket is already closed.
+      this.netServer.on('tlsClientError', noop);
+    }
+    this.netServer.maxConnections = this.config.maxConnections;
+  }
+
+  listen(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onError = (error: Error): void => reject(error);
+      this.netServer.once('error', onError);
+      this.netServer.listen(this.config.port, this.config.host, () => {
+        this.netServer.off('error', onError);
+        this.netServer.on('error', (error) => logToStderr('server error', error));
+        const address = this.netServer.address();
+        if (address !== null && typeof address === 'object') {
+          this.port = address.port;
+          this.host = address.address;
+        }
+        this.startSweep();
+        resolve();
+      });
+    });
+  }
+
+  forgetConnection(connection: object): void {
+    this.connections.delete(connection as Connection);
+    if (this.closing !== null && this.connections.size === 0) this.finishClose();
+  }
+
+  close(options?: CloseOptions): Promise<void> {
+    if (this.closing !== null) return this.closing;
+    const timeout = options?.timeout ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    this.closing = new Promise<void>((resolve) => {
+      this.netServer.close(() => {
+        if (this.connections.size === 0) this.finishClose();
+        void this.closed.then(resolve);
+      });
+      for (const connection of this.connections) connection.beginShutdown();
+      const deadline = setTimeout(() => {
+        for (const connection of this.connections) connection.destroy();
+      }, timeout);
+      deadline.unref();
+      void this.closed.then(() => clearTimeout(deadline));
+    });
+    return this.closing;
+  }
+
+  private finishClose(): void {
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+    this.resolveClosed();
+  }
+
+  private onSocket(socket: Socket): void {
+    if (this.closing !== null) {
+      socket.destroy();
+      return;
+    }
+    if (!this.config.nodelay) socket.setNoDelay(false);
+    this.connections.add(new Connection(socket, this));
+  }
+
+  /**
+   * One timer per server, not per request: it checks every connection against the request
+   * and keep-alive deadlines, so the hot path only records timestamps.
+   */
+  private startSweep(): void {
+    const { requestTimeout, keepAliveTimeout } = this.config;
+    const interval = Math.min(
+      1000,
+      Math.max(10, Math.floor(Math.min(requestTimeout, keepAliveTimeout) / 4)),
+    );
+    this.sweepTimer = setInterval(() => this.sweep(requestTimeout, keepAliveTimeout), interval);
+    this.sweepTimer.unref();
+  }
+
+  private sweep(requestTimeout: number, keepAliveTimeout: number): void {
+    const now = Date.now();
+    for (const connection of this.connections) {
+      if (connection.requestStartedAt !== 0) {
+        if (now - connection.requestStartedAt >= requestTimeout) connection.timeOutRequest();
+      } else if (!connection.busy && now - connection.lastActivity >= keepAliveTimeout) {
+        connection.closeGracefully();
+      }
+    }
+  }
+}
