@@ -36,6 +36,7 @@ export class Connection implements ResponseChannel {
   private readonly parser: RequestParser;
   private current: Context | null = null;
   private peerGone = false;
+  private readEnded = false;
   private closing = false;
   private paused = false;
   private drainWaiters: DrainWaiter[] | null = null;
@@ -62,6 +63,7 @@ export class Connection implements ResponseChannel {
     socket.on('data', this.onData);
     socket.on('drain', this.onDrain);
     socket.on('close', this.onClose);
+    socket.on('end', this.onEnd.bind(this));
     // Errors (ECONNRESET, EPIPE) are followed by 'close', which does the cleanup.
     socket.on('error', noop);
   }
@@ -93,6 +95,13 @@ export class Connection implements ResponseChannel {
         return;
       }
       if (request === null) {
+        if (this.readEnded) {
+          // The client has sent all it will; answer what it asked for, then close.
+          if (this.parser.isMidRequest() && this.parser.bufferedBytes() > 0) {
+            this.rejectRequest(400, 'connection ended in the middle of a request');
+          } else this.closeGracefully();
+          return;
+        }
         if (this.parser.needsContinue) {
           this.parser.needsContinue = false;
           this.socket.write(CONTINUE);
@@ -382,6 +391,15 @@ export class Connection implements ResponseChannel {
   /** Destroys the socket at once. */
   destroy(): void {
     this.socket.destroy();
+  }
+
+  /**
+   * The peer half-closed. Sockets are half-open so that requests it sent before its FIN still
+   * get their responses (as with `printf … | nc`); we close once they are answered.
+   */
+  private onEnd(): void {
+    this.readEnded = true;
+    if (!this.busy) this.processBuffered();
   }
 
   private onClose(): void {

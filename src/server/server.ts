@@ -307,9 +307,15 @@ class ActiveServer implements RunningServer, Engine {
     this.onSocket = this.onSocket.bind(this);
     const tls = this.config.tls;
     if (tls === undefined) {
-      this.netServer = createNetServer({ noDelay: this.config.nodelay }, this.onSocket);
+      this.netServer = createNetServer(
+        { noDelay: this.config.nodelay, allowHalfOpen: true },
+        this.onSocket,
+      );
     } else {
-      this.netServer = createTlsServer({ key: tls.key, cert: tls.cert }, this.onSocket);
+      this.netServer = createTlsServer(
+        { key: tls.key, cert: tls.cert, allowHalfOpen: true },
+        this.onSocket,
+      );
       // A failed handshake is the client's problem; the socket is already closed.
       this.netServer.on('tlsClientError', noop);
     }
