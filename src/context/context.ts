@@ -2,7 +2,7 @@ import { HttpError } from '../error/http-error.js';
 import { HyperlaneError } from '../error/hyperlane-error.js';
 import type { ParsedRequest } from '../http/parsed-request.js';
 import { parseCookieHeader, type CookieBuilder } from './cookie.js';
-import type { ResponseChannel, SocketAddress } from './response-channel.js';
+import type { ResponseChannel, SocketAddress, WsMessage } from './response-channel.js';
 import type { InferSchemaOutput, StandardSchemaV1 } from './standard-schema.js';
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -23,8 +23,8 @@ export type ResponseBody = string | Uint8Array;
 export class Context {
   /** @internal The parsed request. */
   readonly _request: ParsedRequest;
-  /** @internal Where the response goes. */
-  readonly _channel: ResponseChannel;
+  /** @internal Where the response goes (replaced when the connection becomes a WebSocket). */
+  _channel: ResponseChannel;
   /** @internal Route params of the matched pattern. */
   _params: Readonly<Record<string, string>> = EMPTY_PARAMS;
   /** @internal The matched route pattern, if any. */
@@ -491,6 +491,19 @@ export class Context {
   /** `'text'` or `'binary'`: the type of the current WebSocket message. */
   getWsMessageType(): 'text' | 'binary' {
     return this._wsMessageType;
+  }
+
+  /**
+   * The connection's incoming WebSocket messages, for routes whose per-message hook is disabled
+   * (`server.disableWsHook(path)`). Each one also becomes `getRequestBody()`. Ends when the
+   * connection closes; on plain HTTP it yields nothing.
+   */
+  async *wsMessages(): AsyncGenerator<WsMessage, void, undefined> {
+    for (;;) {
+      const message = await this._channel.nextMessage();
+      if (message === undefined) return;
+      yield message;
+    }
   }
 
   // ---- attributes ----------------------------------------------------------------------------

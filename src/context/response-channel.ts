@@ -10,6 +10,16 @@ export interface SocketAddress {
   readonly family: string;
 }
 
+/** One WebSocket message, as `ctx.wsMessages()` yields it. */
+export interface WsMessage {
+  /** `'text'` or `'binary'`. */
+  readonly type: 'text' | 'binary';
+  /** The payload. */
+  readonly data: Buffer;
+  /** The payload decoded as UTF-8. */
+  text(): string;
+}
+
 /**
  * What a Context writes through. The server's connection implements it over a socket,
  * `inject()` over memory and the WebSocket session over a `ws` socket, so the Context itself
@@ -30,4 +40,6 @@ export interface ResponseChannel {
   remoteAddress(): SocketAddress | undefined;
   /** The local address, if known. */
   localAddress(): SocketAddress | undefined;
+  /** The next incoming WebSocket message, or `undefined` once closed (and on plain HTTP). */
+  nextMessage(): Promise<WsMessage | undefined>;
 }

@@ -8,6 +8,18 @@ export interface TlsOptions {
   cert: string | Buffer;
 }
 
+/** permessage-deflate settings for WebSocket messages (RFC 7692). */
+export interface WsCompressionConfig {
+  /** Messages smaller than this many bytes are sent uncompressed. Default 1024. */
+  threshold?: number;
+  /** zlib level 0–9. Default 6 (zlib's). */
+  level?: number;
+  /** Reset the server's compression context after each message (less memory, larger frames). */
+  serverNoContextTakeover?: boolean;
+  /** Ask clients to reset theirs after each message. */
+  clientNoContextTakeover?: boolean;
+}
+
 /**
  * Server settings as plain data, so they can come from a JSON file or the environment.
  * Keys are the names of the Server's fluent methods.
@@ -37,6 +49,14 @@ export interface ServerConfig {
   maxConnections: number;
   /** Serve HTTPS with this key and certificate. */
   tls: TlsOptions | undefined;
+  /** Milliseconds between WebSocket pings; a peer that misses a pong is dropped. false = off. Default 30 s. */
+  wsHeartbeat: number | false;
+  /** WebSocket subprotocols this server speaks, in preference order. Default none. */
+  wsProtocols: string[];
+  /** permessage-deflate for WebSocket messages; off unless set. */
+  wsCompression: WsCompressionConfig | false;
+  /** Milliseconds of silence after which an open event stream gets a keep-alive comment; false = off. */
+  sseKeepAlive: number | false;
 }
 
 /** The defaults every Server starts from. */
@@ -53,6 +73,10 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   keepAliveTimeout: 5_000,
   maxConnections: 10_000,
   tls: undefined,
+  wsHeartbeat: 30_000,
+  wsProtocols: [],
+  wsCompression: false,
+  sseKeepAlive: false,
 });
 
 type Check = (value: unknown) => string | null;
@@ -87,6 +111,42 @@ const CHECKS: Record<keyof ServerConfig, Check> = {
     const { key, cert } = value as Record<string, unknown>;
     const isPem = (part: unknown): boolean => typeof part === 'string' || Buffer.isBuffer(part);
     return isPem(key) && isPem(cert) ? null : 'an object { key, cert } of PEM strings or Buffers';
+  },
+  wsHeartbeat: (value) =>
+    value === false || (typeof value === 'number' && Number.isInteger(value) && value > 0)
+      ? null
+      : 'false or a positive integer (milliseconds)',
+  sseKeepAlive: (value) =>
+    value === false || (typeof value === 'number' && Number.isInteger(value) && value > 0)
+      ? null
+      : 'false or a positive integer (milliseconds)',
+  wsProtocols: (value) =>
+    Array.isArray(value) &&
+    value.every((item) => typeof item === 'string' && /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(item))
+      ? null
+      : 'an array of subprotocol tokens',
+  wsCompression: (value) => {
+    if (value === false) return null;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      return 'false or an object { threshold?, level?, serverNoContextTakeover?, clientNoContextTakeover? }';
+    }
+    const { threshold, level, ...rest } = value as Record<string, unknown>;
+    if (threshold !== undefined && (typeof threshold !== 'number' || threshold < 0)) {
+      return 'an object whose threshold is a non-negative number';
+    }
+    if (
+      level !== undefined &&
+      (typeof level !== 'number' || !Number.isInteger(level) || level < 0 || level > 9)
+    ) {
+      return 'an object whose level is an integer from 0 to 9';
+    }
+    for (const key of Object.keys(rest)) {
+      if (key !== 'serverNoContextTakeover' && key !== 'clientNoContextTakeover') {
+        return `an object without the unknown key "${key}"`;
+      }
+      if (typeof rest[key] !== 'boolean') return `an object whose ${key} is a boolean`;
+    }
+    return null;
   },
 };
 

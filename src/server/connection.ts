@@ -1,12 +1,17 @@
 import type { Socket } from 'node:net';
 import { Context } from '../context/context.js';
-import type { ResponseChannel, SocketAddress } from '../context/response-channel.js';
+import type { ResponseChannel, SocketAddress, WsMessage } from '../context/response-channel.js';
 import { HyperlaneError } from '../error/hyperlane-error.js';
 import type { ParsedRequest } from '../http/parsed-request.js';
 import { HttpParseError, RequestParser } from '../http/request-parser.js';
 import { ConnectionHeader, Framing, serializeResponseHead } from '../http/response-head.js';
 import { reasonPhrase, statusAllowsBody } from '../http/status.js';
 import { resolveRoute } from '../lifecycle/route-resolution.js';
+import type { Handler } from '../lifecycle/pipeline.js';
+import { SSE_KEEP_ALIVE } from '../sse/sse-event.js';
+import { isWebSocketUpgrade } from '../ws/handshake.js';
+import { admitUpgrade, completeUpgrade, type WsEngine } from '../ws/upgrade.js';
+import type { WsSession } from '../ws/ws-session.js';
 import type { Engine } from './engine.js';
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
@@ -43,6 +48,8 @@ export class Connection implements ResponseChannel {
   private remote: SocketAddress | undefined | null = null;
   private local: SocketAddress | undefined | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
+  private session: WsSession | null = null;
+  private lastStreamWrite = 0;
 
   /**
    * @param socket - the accepted socket
@@ -63,7 +70,8 @@ export class Connection implements ResponseChannel {
     socket.on('data', this.onData);
     socket.on('drain', this.onDrain);
     socket.on('close', this.onClose);
-    socket.on('end', this.onEnd.bind(this));
+    this.onEnd = this.onEnd.bind(this);
+    socket.on('end', this.onEnd);
     // Errors (ECONNRESET, EPIPE) are followed by 'close', which does the cleanup.
     socket.on('error', noop);
   }
@@ -124,12 +132,65 @@ export class Connection implements ResponseChannel {
     this.busy = true;
     const engine = this.engine;
     const route = resolveRoute(ctx, engine.router, engine.allowAll);
+    if (
+      ctx._routePattern !== undefined &&
+      request.upgradeHeader !== undefined &&
+      isWebSocketUpgrade(request)
+    ) {
+      this.startUpgrade(ctx, route, engine.ws);
+      return false;
+    }
     const pending = engine.pipeline.run(ctx, route, true);
     if (pending !== undefined) {
       pending.then(this.onAsyncExchangeDone, this.onAsyncExchangeDone);
       return false;
     }
     return this.completeExchange(ctx);
+  }
+
+  /** Runs the handshake checks and `preWsUpgrade` hooks, then upgrades or answers over HTTP. */
+  private startUpgrade(ctx: Context, route: Handler, ws: WsEngine): void {
+    const proceed = (admitted: boolean): void => {
+      if (admitted && !this.peerGone && !this.closing) {
+        this.handOver(ctx, route, ws);
+        return;
+      }
+      if (!ctx._sent) ctx.sendNow();
+      if (this.completeExchange(ctx)) this.processBuffered();
+    };
+    admitUpgrade(ctx, ws).then(proceed, (error: unknown) => {
+      this.engine.pipeline.handleError(ctx, error);
+      proceed(false);
+    });
+  }
+
+  /** Gives the socket to the WebSocket session; from here on `ws` reads and writes it. */
+  private handOver(ctx: Context, route: Handler, ws: WsEngine): void {
+    const socket = this.socket;
+    socket.off('data', this.onData);
+    socket.off('drain', this.onDrain);
+    socket.off('end', this.onEnd);
+    this.requestStartedAt = 0;
+    this.session = completeUpgrade(ctx, route, ws, socket, this.parser.takeRemainder());
+    if (this.paused) {
+      this.paused = false;
+      socket.resume();
+    }
+  }
+
+  /** Writes an SSE comment to an open event stream that has been silent for `idleMs`. */
+  keepEventStreamAlive(now: number, idleMs: number): void {
+    const ctx = this.current;
+    if (ctx === null || !ctx._streaming || !ctx._sent || ctx._streamEnded || this.peerGone) return;
+    if (now - this.lastStreamWrite < idleMs) return;
+    const type = ctx._headers.get('content-type');
+    if (typeof type === 'string' && type.startsWith('text/event-stream'))
+      this.writeChunk(ctx, SSE_KEEP_ALIVE);
+  }
+
+  /** Pings the WebSocket peer, if this connection became one. */
+  heartbeat(): void {
+    this.session?.heartbeat();
   }
 
   private onAsyncExchangeDone(): void {
@@ -249,6 +310,11 @@ export class Connection implements ResponseChannel {
   }
 
   /** @inheritdoc */
+  nextMessage(): Promise<WsMessage | undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  /** @inheritdoc */
   remoteAddress(): SocketAddress | undefined {
     if (this.remote === null)
       this.remote = addressOf(
@@ -277,12 +343,14 @@ export class Connection implements ResponseChannel {
   private writeChunk(ctx: Context, data: string | Uint8Array): void {
     const socket = this.socket;
     if (!ctx._request.isHttp11) {
+      this.lastStreamWrite = Date.now();
       socket.write(data);
       return;
     }
     if (ctx._request.method === 'HEAD') return;
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
     if (size === 0) return; // a zero-size chunk would end the stream
+    this.lastStreamWrite = Date.now();
     socket.cork();
     socket.write(`${size.toString(16)}\r\n`);
     socket.write(data);
@@ -362,6 +430,10 @@ export class Connection implements ResponseChannel {
   /** Called by the server when it begins a graceful close. */
   beginShutdown(): void {
     this.closing = true;
+    if (this.session !== null) {
+      this.session.shutdown();
+      return;
+    }
     const ctx = this.current;
     if (ctx === null) {
       // Idle or mid-way through receiving a request nobody is handling yet: close now.

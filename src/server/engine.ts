@@ -1,5 +1,6 @@
 import type { Handler, Pipeline } from '../lifecycle/pipeline.js';
 import type { Router } from '../route/router.js';
+import type { WsEngine } from '../ws/upgrade.js';
 import type { ServerConfig } from './config.js';
 
 /** What a connection needs from its server: compiled routes and pipeline, settings, bookkeeping. */
@@ -12,6 +13,8 @@ export interface Engine {
   readonly pipeline: Pipeline;
   /** `Allow` for `OPTIONS *`: every method any route takes. */
   readonly allowAll: string;
+  /** WebSocket hooks, limits and the `ws` server. */
+  readonly ws: WsEngine;
   /** Called once when a connection has closed. */
   forgetConnection(connection: object): void;
 }

@@ -1,5 +1,5 @@
 import { Context } from '../context/context.js';
-import type { ResponseChannel, SocketAddress } from '../context/response-channel.js';
+import type { ResponseChannel, SocketAddress, WsMessage } from '../context/response-channel.js';
 import { HyperlaneError } from '../error/hyperlane-error.js';
 import { ParsedRequest } from '../http/parsed-request.js';
 import { statusAllowsBody } from '../http/status.js';
@@ -115,6 +115,10 @@ class InjectChannel implements ResponseChannel {
 
   isPeerGone(): boolean {
     return false;
+  }
+
+  nextMessage(): Promise<WsMessage | undefined> {
+    return Promise.resolve(undefined);
   }
 
   remoteAddress(): SocketAddress {

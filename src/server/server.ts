@@ -2,8 +2,16 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { createServer as createTlsServer } from 'node:tls';
 import { HyperlaneError } from '../error/hyperlane-error.js';
 import { Pipeline, type ErrorHook, type Handler } from '../lifecycle/pipeline.js';
+import { createWsServer, type WsEngine } from '../ws/upgrade.js';
+import type { WsClosedHook } from '../ws/ws-session.js';
 import { Router } from '../route/router.js';
-import { checkConfigValue, resolveConfig, type ServerConfig, type TlsOptions } from './config.js';
+import {
+  checkConfigValue,
+  resolveConfig,
+  type ServerConfig,
+  type TlsOptions,
+  type WsCompressionConfig,
+} from './config.js';
 import { Connection } from './connection.js';
 import type { Engine } from './engine.js';
 import { injectRequest, type InjectRequest, type InjectResponse } from './inject.js';
@@ -30,6 +38,8 @@ export interface RunningServer {
 }
 
 const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
+// Bytes a WebSocket may have queued for a slow reader before sendBody() waits for it to drain.
+const WS_WRITE_HIGH_WATER = 1024 * 1024;
 
 function logToStderr(message: string, error: unknown): void {
   console.error(`[hyperlane-ts] ${message}:`, error);
@@ -50,6 +60,10 @@ export class Server {
   private readonly requestMiddlewares: Handler[] = [];
   private readonly responseMiddlewares: Handler[] = [];
   private readonly errorHooks: ErrorHook[] = [];
+  private readonly preWsUpgradeHooks: Handler[] = [];
+  private readonly wsConnectedHooks: Handler[] = [];
+  private readonly wsClosedHooks: WsClosedHook[] = [];
+  private readonly wsHandlerModePatterns = new Set<string>();
   private engine: Engine | null = null;
   private running: ActiveServer | null = null;
 
@@ -133,6 +147,26 @@ export class Server {
     return this.set('tls', options);
   }
 
+  /** Milliseconds between WebSocket pings (a peer that misses a pong is dropped); false = off. */
+  wsHeartbeat(ms: number | false): this {
+    return this.set('wsHeartbeat', ms);
+  }
+
+  /** WebSocket subprotocols this server speaks, in preference order. */
+  wsProtocols(protocols: string[]): this {
+    return this.set('wsProtocols', [...protocols]);
+  }
+
+  /** permessage-deflate for WebSocket messages (`false` turns it off, the default). */
+  wsCompression(options: WsCompressionConfig | false = {}): this {
+    return this.set('wsCompression', options);
+  }
+
+  /** Sends an SSE keep-alive comment on event streams silent for `ms`; false = off (the default). */
+  sseKeepAlive(ms: number | false): this {
+    return this.set('sseKeepAlive', ms);
+  }
+
   /** The effective settings (a copy). */
   getConfig(): ServerConfig {
     return { ...this.config };
@@ -155,6 +189,36 @@ export class Server {
   /** Adds middleware that runs after the route, in registration order. */
   responseMiddleware(middleware: Handler): this {
     this.responseMiddlewares.push(middleware);
+    return this.changed();
+  }
+
+  /**
+   * Adds a hook that runs before a WebSocket upgrade is accepted. It may refuse: send a
+   * response (e.g. 401) or call `ctx.aborted()`, and no upgrade happens.
+   */
+  preWsUpgrade(hook: Handler): this {
+    this.preWsUpgradeHooks.push(hook);
+    return this.changed();
+  }
+
+  /** Adds a hook that runs once a WebSocket is open, before its first message is read. */
+  onWsConnected(hook: Handler): this {
+    this.wsConnectedHooks.push(hook);
+    return this.changed();
+  }
+
+  /** Adds a hook that runs once when a WebSocket connection ends: `(ctx, code, reason)`. */
+  onWsClosed(hook: WsClosedHook): this {
+    this.wsClosedHooks.push(hook);
+    return this.changed();
+  }
+
+  /**
+   * For the route registered as `pattern`, run the handler once per WebSocket connection
+   * (not per message); it reads messages with `for await (const m of ctx.wsMessages())`.
+   */
+  disableWsHook(pattern: string): this {
+    this.wsHandlerModePatterns.add(pattern);
     return this.changed();
   }
 
@@ -267,11 +331,37 @@ export class Server {
       [...this.errorHooks],
       logToStderr,
     );
+    const config = { ...this.config };
+    const compression = config.wsCompression;
+    const ws: WsEngine = {
+      server: createWsServer({
+        maxPayload: config.wsMessageLimit,
+        protocols: config.wsProtocols,
+        compression:
+          compression === false
+            ? false
+            : {
+                threshold: compression.threshold ?? 1024,
+                serverNoContextTakeover: compression.serverNoContextTakeover ?? false,
+                clientNoContextTakeover: compression.clientNoContextTakeover ?? false,
+                zlibDeflateOptions: { level: compression.level ?? 6 },
+              },
+      }),
+      pipeline,
+      preUpgradeHooks: [...this.preWsUpgradeHooks],
+      connectedHooks: [...this.wsConnectedHooks],
+      closedHooks: [...this.wsClosedHooks],
+      handlerModePatterns: new Set(this.wsHandlerModePatterns),
+      readBufferSize: config.wsBufferSize,
+      writeHighWater: WS_WRITE_HIGH_WATER,
+      logError: logToStderr,
+    };
     const engine: Engine = {
-      config: { ...this.config },
+      config,
       router: this.router,
       pipeline,
       allowAll: this.router.methods().join(', '),
+      ws,
       forgetConnection: noop,
     };
     this.engine = engine;
@@ -290,9 +380,11 @@ class ActiveServer implements RunningServer, Engine {
   readonly router: Router<Handler>;
   readonly pipeline: Pipeline;
   readonly allowAll: string;
+  readonly ws: WsEngine;
   private readonly netServer: NetServer;
   private readonly connections = new Set<Connection>();
   private sweepTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
   private resolveClosed!: () => void;
 
@@ -301,6 +393,7 @@ class ActiveServer implements RunningServer, Engine {
     this.router = engine.router;
     this.pipeline = engine.pipeline;
     this.allowAll = engine.allowAll;
+    this.ws = engine.ws;
     this.closed = new Promise<void>((resolve) => {
       this.resolveClosed = resolve;
     });
@@ -365,7 +458,9 @@ class ActiveServer implements RunningServer, Engine {
 
   private finishClose(): void {
     if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer);
     this.sweepTimer = null;
+    this.heartbeatTimer = null;
     this.resolveClosed();
   }
 
@@ -390,11 +485,21 @@ class ActiveServer implements RunningServer, Engine {
     );
     this.sweepTimer = setInterval(() => this.sweep(requestTimeout, keepAliveTimeout), interval);
     this.sweepTimer.unref();
+    const heartbeat = this.config.wsHeartbeat;
+    if (heartbeat !== false) {
+      this.heartbeatTimer = setInterval(() => {
+        for (const connection of this.connections) connection.heartbeat();
+      }, heartbeat);
+      this.heartbeatTimer.unref();
+    }
   }
 
   private sweep(requestTimeout: number, keepAliveTimeout: number): void {
     const now = Date.now();
+    const sseKeepAlive = this.config.sseKeepAlive;
     for (const connection of this.connections) {
+      if (sseKeepAlive !== false && connection.busy)
+        connection.keepEventStreamAlive(now, sseKeepAlive);
       if (connection.requestStartedAt !== 0) {
         if (now - connection.requestStartedAt >= requestTimeout) connection.timeOutRequest();
       } else if (!connection.busy && now - connection.lastActivity >= keepAliveTimeout) {

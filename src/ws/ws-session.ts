@@ -1,0 +1,334 @@
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import type { Context } from '../context/context.js';
+import type { ResponseChannel, SocketAddress, WsMessage } from '../context/response-channel.js';
+import { HyperlaneError } from '../error/hyperlane-error.js';
+import type { Handler, Pipeline } from '../lifecycle/pipeline.js';
+
+/** Runs once when a WebSocket connection ends, with the close code and reason. */
+export type WsClosedHook = (ctx: Context, code: number, reason: string) => unknown;
+
+/** What every session of a server shares: hooks, pipeline and limits. */
+export interface WsSessionSettings {
+  /** The compiled middleware chain (run per message). */
+  readonly pipeline: Pipeline;
+  /** `onWsConnected` hooks. */
+  readonly connectedHooks: readonly Handler[];
+  /** `onWsClosed` hooks. */
+  readonly closedHooks: readonly WsClosedHook[];
+  /** Unprocessed incoming bytes past which reading pauses (`wsBufferSize`). */
+  readonly readBufferSize: number;
+  /** Outgoing bytes buffered past which `sendBody()` waits for the socket to drain. */
+  readonly writeHighWater: number;
+  /** Reports errors thrown by hooks. */
+  readonly logError: (message: string, error: unknown) => void;
+}
+
+const OPEN = 1;
+const GOING_AWAY = 1001;
+const INTERNAL_ERROR = 1011;
+const ABNORMAL = 1006;
+
+/** The close code `ws` sends for one of its receive errors (RFC 6455 §7.4.1). */
+function closeCodeForError(code: string | undefined): number {
+  if (code === undefined || !code.startsWith('WS_ERR_')) return 0; // a socket error, not a protocol one
+  if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return 1009;
+  if (code === 'WS_ERR_INVALID_UTF8') return 1007;
+  return 1002;
+}
+
+class QueuedMessage implements WsMessage {
+  readonly type: 'text' | 'binary';
+  readonly data: Buffer;
+
+  constructor(data: Buffer, isBinary: boolean) {
+    this.data = data;
+    this.type = isBinary ? 'binary' : 'text';
+  }
+
+  text(): string {
+    return this.data.toString('utf8');
+  }
+}
+
+function toBuffer(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+/**
+ * One WebSocket connection and its one Context. Messages are handled strictly one at a time
+ * (request middleware → route → response middleware each), in arrival order; reading pauses
+ * while too many unprocessed bytes wait. With the route's hook disabled, the handler runs once
+ * and pulls messages itself through `ctx.wsMessages()`.
+ */
+export class WsSession implements ResponseChannel {
+  private readonly ctx: Context;
+  private readonly route: Handler;
+  private readonly handlerMode: boolean;
+  private readonly settings: WsSessionSettings;
+  private readonly socket: Socket;
+  private readonly remote: SocketAddress | undefined;
+  private readonly local: SocketAddress | undefined;
+  private ws: WebSocket | null = null;
+  private readonly queue: QueuedMessage[] = [];
+  private queuedBytes = 0;
+  private ready = false;
+  private processing = false;
+  private ended = false;
+  private waitingForMessage: ((message: QueuedMessage | undefined) => void) | null = null;
+  private drainWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> | null =
+    null;
+  private alive = true;
+  /** The code we closed with, or a protocol error forced: reported when the peer's is missing. */
+  private localCloseCode = 0;
+
+  /**
+   * @param ctx - the Context of the upgrade request; it lives as long as the connection
+   * @param route - the matched route handler
+   * @param handlerMode - run the handler once (the route's WebSocket hook is disabled)
+   * @param settings - shared hooks, pipeline and limits
+   * @param socket - the upgraded socket
+   */
+  constructor(
+    ctx: Context,
+    route: Handler,
+    handlerMode: boolean,
+    settings: WsSessionSettings,
+    socket: Socket,
+  ) {
+    this.ctx = ctx;
+    this.route = route;
+    this.handlerMode = handlerMode;
+    this.settings = settings;
+    this.socket = socket;
+    this.remote = ctx._channel.remoteAddress();
+    this.local = ctx._channel.localAddress();
+  }
+
+  /** Takes over once `ws` has completed the handshake. */
+  attach(ws: WebSocket): void {
+    this.ws = ws;
+    const ctx = this.ctx;
+    ctx._channel = this;
+    ctx._webSocket = true;
+    ctx._sent = true;
+    ctx._keepAlive = false;
+    ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) =>
+      this.onMessage(data, isBinary),
+    );
+    ws.on(
+      'close',
+      (code: number, reason: Buffer) => void this.onClose(code, reason.toString('utf8')),
+    );
+    ws.on('pong', () => {
+      this.alive = true;
+    });
+    ws.on('error', (error: Error & { code?: string }) => {
+      const code = closeCodeForError(error.code);
+      if (code !== 0) this.localCloseCode = code;
+    });
+    this.socket.on('drain', () => this.onDrain());
+    void this.start();
+  }
+
+  /** Sends a ping, or terminates a peer that did not answer the previous one. */
+  heartbeat(): void {
+    const ws = this.ws;
+    if (ws === null || ws.readyState !== OPEN) return;
+    if (!this.alive) {
+      ws.terminate();
+      return;
+    }
+    this.alive = false;
+    ws.ping();
+  }
+
+  /** Graceful server close: tell the peer we are going away (1001). */
+  shutdown(): void {
+    this.close(GOING_AWAY, 'server shutting down');
+  }
+
+  private close(code: number, reason: string): void {
+    const ws = this.ws;
+    if (ws === null || ws.readyState !== OPEN) return;
+    if (this.localCloseCode === 0) this.localCloseCode = code;
+    ws.close(code, reason);
+  }
+
+  // ---- ResponseChannel -----------------------------------------------------------------------
+
+  /** @inheritdoc */
+  sendResponse(ctx: Context): boolean {
+    if (this.isPeerGone()) return false;
+    this.sendChunk(ctx, ctx._body).catch(noop);
+    return true;
+  }
+
+  /** @inheritdoc */
+  sendChunk(_ctx: Context, data: string | Uint8Array): Promise<void> {
+    const ws = this.ws;
+    if (ws === null || ws.readyState !== OPEN) {
+      return Promise.reject(new HyperlaneError('HL_ERR_PEER_GONE', 'the WebSocket is closed'));
+    }
+    if (ws.bufferedAmount > this.settings.writeHighWater && this.socket.writableNeedDrain) {
+      // The peer reads slowly: hold this message until the socket drains, then send it.
+      return this.waitForDrain().then(() => this.sendChunk(_ctx, data));
+    }
+    ws.send(data, { binary: typeof data !== 'string' });
+    return Promise.resolve();
+  }
+
+  /** @inheritdoc */
+  endStream(_ctx: Context, code?: number, reason?: string): Promise<void> {
+    this.close(code ?? 1000, reason ?? '');
+    return Promise.resolve();
+  }
+
+  /** @inheritdoc */
+  flush(): Promise<void> {
+    return this.socket.writableNeedDrain ? this.waitForDrain() : Promise.resolve();
+  }
+
+  /** @inheritdoc */
+  isPeerGone(): boolean {
+    return this.ws === null || this.ws.readyState !== OPEN;
+  }
+
+  /** @inheritdoc */
+  remoteAddress(): SocketAddress | undefined {
+    return this.remote;
+  }
+
+  /** @inheritdoc */
+  localAddress(): SocketAddress | undefined {
+    return this.local;
+  }
+
+  /** @inheritdoc */
+  nextMessage(): Promise<WsMessage | undefined> {
+    const queued = this.queue.shift();
+    if (queued !== undefined) {
+      this.consumed(queued);
+      return Promise.resolve(queued);
+    }
+    if (this.ended) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      this.waitingForMessage = resolve;
+    });
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------
+
+  private async start(): Promise<void> {
+    const ctx = this.ctx;
+    const settings = this.settings;
+    for (const hook of settings.connectedHooks) {
+      try {
+        await hook(ctx);
+      } catch (error) {
+        await settings.pipeline.handleError(ctx, error);
+        this.close(INTERNAL_ERROR, 'onWsConnected failed');
+        return;
+      }
+      if (ctx._aborted) {
+        this.close(1000, '');
+        return;
+      }
+    }
+    this.ready = true;
+    if (this.handlerMode) {
+      const pending = settings.pipeline.run(ctx, this.route, false);
+      if (pending !== undefined) await pending;
+      this.close(1000, '');
+      return;
+    }
+    void this.processQueue();
+  }
+
+  private onMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    const message = new QueuedMessage(toBuffer(data), isBinary);
+    const waiting = this.waitingForMessage;
+    if (waiting !== null) {
+      this.waitingForMessage = null;
+      this.ctx._requestBody = message.data;
+      this.ctx._wsMessageType = message.type;
+      waiting(message);
+      return;
+    }
+    this.queue.push(message);
+    this.queuedBytes += message.data.length;
+    if (this.queuedBytes > this.settings.readBufferSize && !this.ws!.isPaused) this.ws!.pause();
+    if (this.ready && !this.processing && !this.handlerMode) void this.processQueue();
+  }
+
+  private consumed(message: QueuedMessage): void {
+    this.queuedBytes -= message.data.length;
+    this.ctx._requestBody = message.data;
+    this.ctx._wsMessageType = message.type;
+    const ws = this.ws;
+    if (ws !== null && ws.isPaused && this.queuedBytes <= this.settings.readBufferSize) ws.resume();
+  }
+
+  /** Runs the pipeline for each queued message in turn. */
+  private async processQueue(): Promise<void> {
+    this.processing = true;
+    const ctx = this.ctx;
+    const pipeline = this.settings.pipeline;
+    let message: QueuedMessage | undefined;
+    while (!this.ended && (message = this.queue.shift()) !== undefined) {
+      this.consumed(message);
+      ctx._aborted = false;
+      const pending = pipeline.run(ctx, this.route, false);
+      if (pending !== undefined) await pending;
+    }
+    this.processing = false;
+  }
+
+  private async onClose(receivedCode: number, reason: string): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    // 1006 means no close frame arrived; the code we sent (or a protocol error forced) says more.
+    const code =
+      receivedCode === ABNORMAL && this.localCloseCode !== 0 ? this.localCloseCode : receivedCode;
+    const waiting = this.waitingForMessage;
+    if (waiting !== null) {
+      this.waitingForMessage = null;
+      waiting(undefined);
+    }
+    this.rejectDrainWaiters();
+    const ctx = this.ctx;
+    ctx._finish();
+    for (const hook of this.settings.closedHooks) {
+      try {
+        await hook(ctx, code, reason);
+      } catch (error) {
+        this.settings.logError('onWsClosed hook threw', error);
+      }
+    }
+  }
+
+  private waitForDrain(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      (this.drainWaiters ??= []).push({ resolve, reject });
+    });
+  }
+
+  private onDrain(): void {
+    const waiters = this.drainWaiters;
+    if (waiters === null) return;
+    this.drainWaiters = null;
+    for (const waiter of waiters) waiter.resolve();
+  }
+
+  private rejectDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    if (waiters === null) return;
+    this.drainWaiters = null;
+    const gone = new HyperlaneError('HL_ERR_PEER_GONE', 'the WebSocket is closed');
+    for (const waiter of waiters) waiter.reject(gone);
+  }
+}
+
+function noop(): void {}
