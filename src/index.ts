@@ -22,3 +22,4 @@ export { HttpError, type HttpErrorOptions } from './error/http-error.js';
 export { HyperlaneError, type HyperlaneErrorCode } from './error/hyperlane-error.js';
 export { STATUS_REASONS, reasonPhrase } from './http/status.js';
 export * from './http/constants.js';
+export * from './broadcast/index.js';

@@ -49,11 +49,13 @@ export class MemoryBus {
     if (endpoints === undefined) return;
     // Who receives is fixed at publish time, like a broker; delivery is a later microtask, like a
     // network hop, and microtasks run in order, which keeps each publisher's order.
-    const targets = [...endpoints];
+    // The handler is captured too, so a subscription made after this publish (even on the same
+    // endpoint, after an unsubscribe) does not receive it.
+    const targets = [...endpoints].map((endpoint) => endpoint.subscription(channel));
     queueMicrotask(() => {
       for (const target of targets) {
         try {
-          target.deliver(channel, payload);
+          target?.deliver(payload);
         } catch (error) {
           // One failing subscriber must not starve the others; surface the failure on its own.
           queueMicrotask(() => {
@@ -81,11 +83,28 @@ export class MemoryBus {
   }
 }
 
+/** One `subscribe()` of an endpoint; ended subscriptions drop payloads still in flight. */
+class ChannelSubscription {
+  #onMessage: ((payload: string) => void) | null;
+
+  constructor(onMessage: (payload: string) => void) {
+    this.#onMessage = onMessage;
+  }
+
+  deliver(payload: string): void {
+    this.#onMessage?.(payload);
+  }
+
+  end(): void {
+    this.#onMessage = null;
+  }
+}
+
 /** One endpoint of a {@link MemoryBus}. */
 class MemoryAdapter implements BroadcastAdapter {
   readonly origin: string | undefined;
   readonly #bus: MemoryBus;
-  readonly #handlers = new Map<string, (payload: string) => void>();
+  readonly #handlers = new Map<string, ChannelSubscription>();
   #closed = false;
 
   constructor(bus: MemoryBus, origin: string | undefined) {
@@ -99,24 +118,32 @@ class MemoryAdapter implements BroadcastAdapter {
 
   subscribe(channel: string, onMessage: (payload: string) => void): void {
     if (this.#closed) return;
-    this.#handlers.set(channel, onMessage);
+    this.#handlers.get(channel)?.end();
+    this.#handlers.set(channel, new ChannelSubscription(onMessage));
     this.#bus.join(channel, this);
   }
 
   unsubscribe(channel: string): void {
-    if (this.#handlers.delete(channel)) this.#bus.leave(channel, this);
+    const subscription = this.#handlers.get(channel);
+    if (subscription === undefined) return;
+    subscription.end();
+    this.#handlers.delete(channel);
+    this.#bus.leave(channel, this);
   }
 
   close(): Promise<void> {
     this.#closed = true;
-    for (const channel of this.#handlers.keys()) this.#bus.leave(channel, this);
+    for (const [channel, subscription] of this.#handlers) {
+      subscription.end();
+      this.#bus.leave(channel, this);
+    }
     this.#handlers.clear();
     return Promise.resolve();
   }
 
-  /** @internal Called by the bus; a channel left since publication gets nothing. */
-  deliver(channel: string, payload: string): void {
-    this.#handlers.get(channel)?.(payload);
+  /** @internal The live subscription to `channel`, captured by the bus when publishing. */
+  subscription(channel: string): ChannelSubscription | undefined {
+    return this.#handlers.get(channel);
   }
 }
 

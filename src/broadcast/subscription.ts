@@ -5,6 +5,11 @@ type Waiter<T> = (result: IteratorResult<T, undefined>) => void;
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
+/** `Hub.take()` results other than a message; symbols, so any `T` (even `undefined`) is a message. */
+const EMPTY: unique symbol = Symbol('broadcast.empty');
+const END: unique symbol = Symbol('broadcast.end');
+type Taken<T> = T | typeof EMPTY | typeof END;
+
 /**
  * One receiver's position in a {@link Hub}. Kept apart from {@link Subscription} so the hub can
  * work on plain fields while the public object exposes only the user-facing surface.
@@ -55,10 +60,12 @@ export class Hub<T> {
     this.#onEmpty = onEmpty;
   }
 
+  /** Receivers attached right now. */
   get receiverCount(): number {
     return this.#cursors.size;
   }
 
+  /** `true` once `close()` ended every receiver. */
   get isClosed(): boolean {
     return this.#closed;
   }
@@ -122,21 +129,21 @@ export class Hub<T> {
 
   /**
    * Takes the next message for `cursor` if one is buffered, first skipping (and counting) those
-   * the ring has already overwritten. `null` means nothing is buffered yet; a closed cursor
-   * gets the end.
+   * the ring has already overwritten. `EMPTY` means nothing is buffered yet, `END` that the
+   * cursor is closed. No allocation, so `tryRecv()` and a busy `recv()` cost nothing extra.
    */
-  take(cursor: Cursor<T>): IteratorResult<T, undefined> | null {
-    if (cursor.closed) return DONE;
+  take(cursor: Cursor<T>): Taken<T> {
+    if (cursor.closed) return END;
     const oldest = this.#head - this.capacity;
     if (cursor.next < oldest) {
       cursor.lagged += oldest - cursor.next;
       cursor.next = oldest;
     }
-    if (cursor.next === this.#head) return null;
+    if (cursor.next === this.#head) return EMPTY;
     const slot = cursor.next++ % this.capacity;
     const value = this.#values[slot] as T;
     if (--this.#remaining[slot]! === 0) this.#values[slot] = undefined;
-    return { done: false, value };
+    return value;
   }
 
   /** Parks `cursor` until the next message or the end; only one waiter per cursor. */
@@ -245,7 +252,8 @@ export class Subscription<T> implements AsyncIterable<T> {
    */
   recv(): Promise<T | undefined> {
     const taken = this.#hub.take(this.#cursor);
-    if (taken !== null) return Promise.resolve(taken.value);
+    if (taken === END) return Promise.resolve(undefined);
+    if (taken !== EMPTY) return Promise.resolve(taken);
     return new Promise<T | undefined>((resolve, reject) => {
       try {
         this.#hub.wait(this.#cursor, (result) => resolve(result.value));
@@ -257,7 +265,8 @@ export class Subscription<T> implements AsyncIterable<T> {
 
   /** The next buffered message without waiting, or `undefined` if there is none (or closed). */
   tryRecv(): T | undefined {
-    return this.#hub.take(this.#cursor)?.value;
+    const taken = this.#hub.take(this.#cursor);
+    return taken === EMPTY || taken === END ? undefined : taken;
   }
 
   /** Unsubscribes: a pending `recv()` resolves `undefined`, iteration ends. Idempotent. */
@@ -281,7 +290,8 @@ export class Subscription<T> implements AsyncIterable<T> {
     return {
       next: (): Promise<IteratorResult<T, undefined>> => {
         const taken = hub.take(cursor);
-        if (taken !== null) return Promise.resolve(taken);
+        if (taken === END) return Promise.resolve(DONE);
+        if (taken !== EMPTY) return Promise.resolve({ done: false, value: taken });
         return new Promise<IteratorResult<T, undefined>>((resolve, reject) => {
           try {
             hub.wait(cursor, resolve);
@@ -296,4 +306,11 @@ export class Subscription<T> implements AsyncIterable<T> {
       },
     };
   }
+}
+
+/** An already-ended subscription, handed out by a closed broadcast. Internal. */
+export function closedSubscription<T>(): Subscription<T> {
+  const hub = new Hub<T>(1);
+  hub.close();
+  return hub.subscribe();
 }

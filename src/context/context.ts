@@ -62,6 +62,7 @@ export class Context {
   private headerRecord: Record<string, string> | null = null;
   private cookies: Record<string, string> | null = null;
   private abortController: AbortController | null = null;
+  private _signalDue = false;
 
   /**
    * @internal Contexts are made by the server.
@@ -279,7 +280,7 @@ export class Context {
   get signal(): AbortSignal {
     if (this.abortController === null) {
       this.abortController = new AbortController();
-      if (this._channel.isPeerGone() || this.isFinished()) this.abortController.abort();
+      if (this._signalDue || this._channel.isPeerGone()) this.abortController.abort();
     }
     return this.abortController.signal;
   }
@@ -536,13 +537,15 @@ export class Context {
   /** @internal Fires `signal` (if anyone asked for it): the exchange is over or the peer left. */
   _finish(): void {
     this._done = true;
+    this._abortSignal();
+  }
+
+  /** @internal Fires `signal` without ending the exchange (response sent, or the client left). */
+  _abortSignal(): void {
+    this._signalDue = true;
     if (this.abortController !== null && !this.abortController.signal.aborted) {
       this.abortController.abort();
     }
-  }
-
-  private isFinished(): boolean {
-    return this._done;
   }
 
   private checkValue(name: string, value: string): string {

@@ -278,6 +278,7 @@ export class Connection implements ResponseChannel {
       if (length > 0) socket.write(body);
       socket.uncork();
     }
+    ctx._abortSignal(); // the exchange is over for the handler, even if it goes on running
     return true;
   }
 
@@ -471,7 +472,9 @@ export class Connection implements ResponseChannel {
    */
   private onEnd(): void {
     this.readEnded = true;
-    if (!this.busy) this.processBuffered();
+    // A client that stops sending mid-exchange has, for the handler, gone away: tell it.
+    if (this.busy) this.current?._abortSignal();
+    else this.processBuffered();
   }
 
   private onClose(): void {
