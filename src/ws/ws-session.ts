@@ -105,6 +105,7 @@ export class WsSession implements ResponseChannel {
     this.socket = socket;
     this.remote = ctx._channel.remoteAddress();
     this.local = ctx._channel.localAddress();
+    this.afterAsyncMessage = this.afterAsyncMessage.bind(this);
   }
 
   /** Takes over once `ws` has completed the handshake. */
@@ -248,6 +249,11 @@ export class WsSession implements ResponseChannel {
   }
 
   private onMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    if (this.ready && !this.processing && !this.handlerMode && this.queue.length === 0) {
+      // Nothing waiting ahead of it: run this message now, queueing only if its chain suspends.
+      this.runMessage(toBuffer(data), isBinary);
+      return;
+    }
     const message = new QueuedMessage(toBuffer(data), isBinary);
     const waiting = this.waitingForMessage;
     if (waiting !== null) {
@@ -269,6 +275,23 @@ export class WsSession implements ResponseChannel {
     this.ctx._wsMessageType = message.type;
     const ws = this.ws;
     if (ws !== null && ws.isPaused && this.queuedBytes <= this.settings.readBufferSize) ws.resume();
+  }
+
+  private runMessage(data: Buffer, isBinary: boolean): void {
+    const ctx = this.ctx;
+    ctx._requestBody = data;
+    ctx._wsMessageType = isBinary ? 'binary' : 'text';
+    ctx._aborted = false;
+    const pending = this.settings.pipeline.run(ctx, this.route, false);
+    if (pending !== undefined) {
+      this.processing = true;
+      void pending.then(this.afterAsyncMessage);
+    }
+  }
+
+  private afterAsyncMessage(): void {
+    this.processing = false;
+    if (this.queue.length > 0 && !this.ended) void this.processQueue();
   }
 
   /** Runs the pipeline for each queued message in turn. */
