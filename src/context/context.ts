@@ -41,6 +41,8 @@ export class Context {
   _streaming = false;
   /** @internal The stream has been ended. */
   _streamEnded = false;
+  /** @internal An error was thrown after the response (or stream) had started. */
+  _failed = false;
   /** @internal The exchange is over: nothing more can be written. */
   _done = false;
   /** @internal A response header holds bytes above 0x7f, so the head must be written as latin1. */

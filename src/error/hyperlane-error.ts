@@ -10,6 +10,7 @@ export type HyperlaneErrorCode =
   | 'HL_ERR_SERVER_STATE'
   | 'HL_ERR_PEER_GONE'
   | 'HL_ERR_SSE_INVALID'
+  | 'HL_ERR_WS_INVALID'
   | 'HL_ERR_HTTP';
 
 /** Base class of every error hyperlane-ts throws on its own account; carries a stable `code`. */

@@ -142,7 +142,10 @@ export class Pipeline {
  * out. A plain (non-HttpError) throw says only "Internal Server Error": internals never leak.
  */
 export function sendErrorResponse(ctx: Context, error: unknown): void {
-  if (ctx._sent) return;
+  if (ctx._sent) {
+    ctx._failed = true;
+    return;
+  }
   const isHttpError = error instanceof HttpError;
   const status = isHttpError ? error.status : 500;
   const reason = reasonPhrase(status);

@@ -155,6 +155,13 @@ export class Connection implements ResponseChannel {
         this.handOver(ctx, route, ws);
         return;
       }
+      if (admitted && this.closing) {
+        // Admitted, but the server began shutting down meanwhile: refuse rather than upgrade.
+        ctx.setResponseStatusCode(503).setResponseBodyJson({
+          error: 'Service Unavailable',
+          message: 'the server is shutting down',
+        });
+      }
       if (!ctx._sent) ctx.sendNow();
       if (this.completeExchange(ctx)) this.processBuffered();
     };
@@ -200,7 +207,16 @@ export class Connection implements ResponseChannel {
 
   /** Ends the exchange: closes an open stream, fires the signal, then reuses or closes. */
   private completeExchange(ctx: Context): boolean {
-    if (ctx._streaming && ctx._sent && !ctx._streamEnded) this.writeStreamEnd(ctx);
+    if (ctx._streaming && ctx._sent && !ctx._streamEnded) {
+      if (ctx._failed) {
+        // A stream cut short by an error must not end like a complete one: drop the connection.
+        ctx._finish();
+        this.current = null;
+        this.socket.destroy();
+        return false;
+      }
+      this.writeStreamEnd(ctx);
+    }
     ctx._finish();
     this.current = null;
     this.busy = false;

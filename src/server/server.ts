@@ -479,10 +479,9 @@ class ActiveServer implements RunningServer, Engine {
    */
   private startSweep(): void {
     const { requestTimeout, keepAliveTimeout } = this.config;
-    const interval = Math.min(
-      1000,
-      Math.max(10, Math.floor(Math.min(requestTimeout, keepAliveTimeout) / 4)),
-    );
+    const sseKeepAlive = this.config.sseKeepAlive === false ? Infinity : this.config.sseKeepAlive;
+    const shortest = Math.min(requestTimeout, keepAliveTimeout, sseKeepAlive);
+    const interval = Math.min(1000, Math.max(10, Math.floor(shortest / 4)));
     this.sweepTimer = setInterval(() => this.sweep(requestTimeout, keepAliveTimeout), interval);
     this.sweepTimer.unref();
     const heartbeat = this.config.wsHeartbeat;

@@ -29,6 +29,13 @@ const GOING_AWAY = 1001;
 const INTERNAL_ERROR = 1011;
 const ABNORMAL = 1006;
 
+/** Codes an endpoint may put in a close frame: 1000–1014 except 1004–1006, and 3000–4999. */
+function isSendableCloseCode(code: number): boolean {
+  if (!Number.isInteger(code)) return false;
+  if (code >= 3000 && code <= 4999) return true;
+  return code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006;
+}
+
 /** The close code `ws` sends for one of its receive errors (RFC 6455 §7.4.1). */
 function closeCodeForError(code: string | undefined): number {
   if (code === undefined || !code.startsWith('WS_ERR_')) return 0; // a socket error, not a protocol one
@@ -183,7 +190,22 @@ export class WsSession implements ResponseChannel {
 
   /** @inheritdoc */
   endStream(_ctx: Context, code?: number, reason?: string): Promise<void> {
-    this.close(code ?? 1000, reason ?? '');
+    const closeCode = code ?? 1000;
+    const closeReason = reason ?? '';
+    if (!isSendableCloseCode(closeCode)) {
+      return Promise.reject(
+        new HyperlaneError(
+          'HL_ERR_WS_INVALID',
+          `${closeCode} is not a close code an endpoint may send (RFC 6455 §7.4)`,
+        ),
+      );
+    }
+    if (Buffer.byteLength(closeReason) > 123) {
+      return Promise.reject(
+        new HyperlaneError('HL_ERR_WS_INVALID', 'a close reason must fit in 123 bytes'),
+      );
+    }
+    this.close(closeCode, closeReason);
     return Promise.resolve();
   }
 

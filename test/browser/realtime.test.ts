@@ -43,7 +43,9 @@ before(async () => {
     await ctx.setResponseBody(`echo: ${ctx.getRequestBodyString()}`).sendBody();
   });
   server.get('/events', async (ctx) => {
-    ctx.setResponseHeader('content-type', TEXT_EVENT_STREAM).setResponseHeader('cache-control', 'no-cache');
+    ctx
+      .setResponseHeader('content-type', TEXT_EVENT_STREAM)
+      .setResponseHeader('cache-control', 'no-cache');
     await ctx.send();
     for (let id = 1; id <= 3; id++) {
       await ctx.setResponseBody(sseEvent({ id, event: 'tick', data: `tick ${id}` })).sendBody();
