@@ -313,7 +313,8 @@ export class RequestParser {
     if (request.isHttp11 && request.host === undefined) {
       throw new HttpParseError(400, 'HTTP/1.1 request without a Host header');
     }
-    request.keepAlive = request.isHttp11 ? !request.connectionClose : request.connectionKeepAlive;
+    // RFC 9112 §9.3: close always wins; HTTP/1.0 stays open only when it asked to.
+    request.keepAlive = !request.connectionClose && (request.isHttp11 || request.connectionKeepAlive);
     if (request.transferEncoding !== undefined) {
       this.checkTransferEncoding(request);
       this.bodyParts = [];
