@@ -109,7 +109,7 @@ export class Context {
   getRequestQueries(): Record<string, string> {
     const result: Record<string, string> = {};
     for (const [key, value] of this.searchParams()) {
-      if (result[key] === undefined) result[key] = value;
+      if (!Object.hasOwn(result, key)) result[key] = value;
     }
     return result;
   }
@@ -127,7 +127,8 @@ export class Context {
   /** Request headers by lower-case name; repeated headers are joined with `, ` (`cookie` with `; `). */
   getRequestHeaders(): Record<string, string> {
     if (this.headerRecord === null) {
-      const record: Record<string, string> = {};
+      // No prototype: a header named "constructor" must not meet Object.prototype's.
+      const record: Record<string, string> = Object.create(null) as Record<string, string>;
       const names = this._request.headerNames;
       const values = this._request.headerValues;
       for (let i = 0; i < names.length; i++) {
@@ -227,7 +228,7 @@ export class Context {
    * verifies or decrypts cookies before handlers read them.
    */
   setRequestCookies(cookies: Record<string, string>): this {
-    this.cookies = { ...cookies };
+    this.cookies = Object.assign(Object.create(null) as Record<string, string>, cookies);
     return this;
   }
 
@@ -291,10 +292,11 @@ export class Context {
 
   /** Sets the response status code (100–599). */
   setResponseStatusCode(code: number): this {
-    if (!Number.isInteger(code) || code < 100 || code > 599) {
+    // 1xx are interim answers, never the final one a handler gives (the server sends 100 and 101).
+    if (!Number.isInteger(code) || code < 200 || code > 599) {
       throw new HyperlaneError(
         'HL_ERR_HTTP',
-        `status code must be an integer from 100 to 599, got ${code}`,
+        `status code must be an integer from 200 to 599, got ${code}`,
       );
     }
     this._status = code;
@@ -361,6 +363,12 @@ export class Context {
 
   /** Sets the response body (a string is sent as UTF-8). */
   setResponseBody(body: ResponseBody): this {
+    if (typeof body !== 'string' && !(body instanceof Uint8Array)) {
+      throw new HyperlaneError(
+        'HL_ERR_HTTP',
+        `response body must be a string or a Uint8Array, got ${body === null ? 'null' : typeof body}; use setResponseBodyJson for values`,
+      );
+    }
     this._body = body;
     return this;
   }
@@ -563,7 +571,7 @@ export class Context {
 
   private cookieJar(): Record<string, string> {
     if (this.cookies === null) {
-      const jar: Record<string, string> = {};
+      const jar: Record<string, string> = Object.create(null) as Record<string, string>;
       const names = this._request.headerNames;
       for (let i = 0; i < names.length; i++) {
         if (names[i] === 'cookie') parseCookieHeader(this._request.headerValues[i]!, jar);
@@ -581,12 +589,11 @@ function checkHeaderName(name: string): string {
   return name.toLowerCase();
 }
 
-function checkHeaderValue(name: string, value: string): string {
+function checkHeaderValue(name: string, value: string): void {
   if (!HEADER_VALUE.test(value)) {
     throw new HyperlaneError(
       'HL_ERR_HEADER_INVALID',
-      `response header "${name}" has a CR, LF, NUL or other control character in its value`,
+      `response header "${name}" has a control character (CR, LF, NUL…) or a character above U+00FF in its value`,
     );
   }
-  return value;
 }

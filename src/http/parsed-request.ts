@@ -19,8 +19,10 @@ export class ParsedRequest {
   readonly headerNames: string[] = [];
   /** Header values (latin1, trimmed), parallel to `headerNames`. */
   readonly headerValues: string[] = [];
-  /** The Host header value, if any. */
+  /** The Host header value (or an absolute-form target's authority), if any. */
   host: string | undefined = undefined;
+  /** The authority of an absolute-form target (`http://authority/path`), if that form was used. */
+  absoluteAuthority: string | undefined = undefined;
   /** Content-Length, or -1 when absent. */
   contentLength = -1;
   /** The combined Transfer-Encoding value, if any. */

@@ -75,7 +75,10 @@ export class RequestParser {
   private request: ParsedRequest | null = null;
   private headBytes = 0;
   private remaining = 0;
-  private bodyParts: Buffer[] = [];
+  /** The body so far when it arrived in one piece (a view of the socket's chunk, no copy). */
+  private bodyFirst: Buffer | null = null;
+  /** The body so far once it arrived in pieces, copied into one buffer that grows by doubling. */
+  private bodyBuffer: Buffer | null = null;
   private bodySize = 0;
   private readonly limits: ParserLimits;
 
@@ -225,6 +228,11 @@ export class RequestParser {
       }
       const slash = target.indexOf('/', schemeEnd + 3);
       const question = target.indexOf('?', schemeEnd + 3);
+      const authorityEnd = Math.min(
+        slash === -1 ? target.length : slash,
+        question === -1 ? target.length : question,
+      );
+      request.absoluteAuthority = target.slice(schemeEnd + 3, authorityEnd);
       if (slash === -1 || (question !== -1 && question < slash)) {
         request.path = '/';
         request.query = question === -1 ? '' : target.slice(question + 1);
@@ -285,6 +293,8 @@ export class RequestParser {
         applyConnectionTokens(request, value);
         break;
       case 'expect':
+        // RFC 9110 §10.1.1: an HTTP/1.0 request's expectation is ignored.
+        if (!request.isHttp11) break;
         if (value.toLowerCase() !== '100-continue') {
           throw new HttpParseError(417, `unsupported expectation "${value}"`);
         }
@@ -313,12 +323,14 @@ export class RequestParser {
     if (request.isHttp11 && request.host === undefined) {
       throw new HttpParseError(400, 'HTTP/1.1 request without a Host header');
     }
+    // RFC 9112 §3.2.2: an absolute-form target's authority replaces the Host header.
+    if (request.absoluteAuthority !== undefined) request.host = request.absoluteAuthority;
     // RFC 9112 §9.3: close always wins; HTTP/1.0 stays open only when it asked to.
-    request.keepAlive = !request.connectionClose && (request.isHttp11 || request.connectionKeepAlive);
+    request.keepAlive =
+      !request.connectionClose && (request.isHttp11 || request.connectionKeepAlive);
     if (request.transferEncoding !== undefined) {
       this.checkTransferEncoding(request);
-      this.bodyParts = [];
-      this.bodySize = 0;
+      this.resetBody();
       this.state = State.ChunkSize;
       this.needsContinue = request.expectContinue;
       return null;
@@ -331,8 +343,7 @@ export class RequestParser {
         );
       }
       this.remaining = request.contentLength;
-      this.bodyParts = [];
-      this.bodySize = 0;
+      this.resetBody();
       this.state = State.FixedBody;
       this.needsContinue = request.expectContinue;
       return null;
@@ -352,8 +363,12 @@ export class RequestParser {
     let count = 0;
     let last = '';
     for (const raw of codings) {
-      const coding = raw.trim().toLowerCase();
+      // Only SP and HTAB are whitespace here: String#trim would also strip bytes such as 0xA0,
+      // turning "chunked\xa0" into "chunked" where other parsers see an unknown coding.
+      const coding = trimOws(raw, 0).toLowerCase();
       if (coding.length === 0) continue;
+      if (!TOKEN.test(coding))
+        throw new HttpParseError(400, `malformed transfer coding "${coding}"`);
       if (last === 'chunked') throw new HttpParseError(400, 'chunked is not the final coding');
       last = coding;
       count++;
@@ -366,8 +381,7 @@ export class RequestParser {
     const available = this.buffer.length - this.offset;
     if (available === 0) return false;
     const take = available < this.remaining ? available : this.remaining;
-    this.bodyParts.push(this.buffer.subarray(this.offset, this.offset + take));
-    this.bodySize += take;
+    this.appendBody(this.buffer.subarray(this.offset, this.offset + take));
     this.offset += take;
     this.remaining -= take;
     return this.remaining === 0;
@@ -434,14 +448,44 @@ export class RequestParser {
     return true;
   }
 
+  private resetBody(): void {
+    this.bodyFirst = null;
+    this.bodyBuffer = null;
+    this.bodySize = 0;
+  }
+
+  /**
+   * Adds body bytes. Copying every piece into one buffer keeps a body sent as many tiny chunks
+   * from costing an object per chunk; a body that arrives whole is never copied.
+   */
+  private appendBody(part: Buffer): void {
+    const size = this.bodySize + part.length;
+    if (this.bodySize === 0 && this.bodyBuffer === null) {
+      this.bodyFirst = part;
+      this.bodySize = size;
+      return;
+    }
+    let target = this.bodyBuffer;
+    if (target === null || target.length < size) {
+      const known = this.request?.contentLength ?? -1;
+      const wanted = known > 0 ? known : Math.max(size, (target?.length ?? 0) * 2, 4096);
+      const grown = Buffer.allocUnsafe(Math.min(wanted, this.limits.maxBodySize));
+      if (target !== null) target.copy(grown, 0, 0, this.bodySize);
+      else if (this.bodyFirst !== null) this.bodyFirst.copy(grown, 0);
+      this.bodyFirst = null;
+      target = grown;
+      this.bodyBuffer = grown;
+    }
+    part.copy(target, this.bodySize);
+    this.bodySize = size;
+  }
+
   /** Completes the current request and resets for the next one on the connection. */
   private finish(): ParsedRequest {
     const request = this.request as ParsedRequest;
-    const parts = this.bodyParts;
-    if (parts.length === 1) request.body = parts[0]!;
-    else if (parts.length > 1) request.body = Buffer.concat(parts, this.bodySize);
-    this.bodyParts = [];
-    this.bodySize = 0;
+    if (this.bodyBuffer !== null) request.body = this.bodyBuffer.subarray(0, this.bodySize);
+    else if (this.bodyFirst !== null) request.body = this.bodyFirst;
+    this.resetBody();
     this.request = null;
     this.headBytes = 0;
     this.needsContinue = false;
@@ -499,7 +543,7 @@ function applyConnectionTokens(request: ParsedRequest, value: string): void {
   else if (lower === 'upgrade') request.connectionUpgrade = true;
   else {
     for (const raw of lower.split(',')) {
-      const token = raw.trim();
+      const token = trimOws(raw, 0);
       if (token === 'close') request.connectionClose = true;
       else if (token === 'keep-alive') request.connectionKeepAlive = true;
       else if (token === 'upgrade') request.connectionUpgrade = true;

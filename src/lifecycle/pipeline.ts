@@ -1,5 +1,6 @@
 import type { Context } from '../context/context.js';
 import { HttpError } from '../error/http-error.js';
+import { HyperlaneError } from '../error/hyperlane-error.js';
 import { reasonPhrase } from '../http/status.js';
 
 /** A middleware or route handler: may be synchronous or return a promise. */
@@ -30,7 +31,8 @@ export class Pipeline {
   private readonly requestMiddleware: readonly Handler[];
   private readonly responseMiddleware: readonly Handler[];
   private readonly errorHooks: readonly ErrorHook[];
-  private readonly logError: ErrorLogger;
+  /** Reports errors nobody else handles. */
+  readonly logError: ErrorLogger;
 
   /**
    * @param requestMiddleware - run before the route, in order
@@ -67,10 +69,8 @@ export class Pipeline {
     ctx._aborted = true;
     const hooks = this.errorHooks;
     if (hooks.length === 0) {
-      if (!(error instanceof HttpError) || error.status >= 500) {
-        this.logError('unhandled error in a request handler', error);
-      }
-      sendErrorResponse(ctx, error);
+      if (isWorthLogging(error)) this.logError('unhandled error in a request handler', error);
+      this.sendError(ctx, error);
       return undefined;
     }
     return this.runErrorHooks(ctx, error, 0);
@@ -133,8 +133,30 @@ export class Pipeline {
         this.logError('errorHook threw', hookError);
       }
     }
-    sendErrorResponse(ctx, error);
+    this.sendError(ctx, error);
   }
+
+  /** Sends the error response; if even that fails, a bare 500 so the client is never left hanging. */
+  private sendError(ctx: Context, error: unknown): void {
+    try {
+      sendErrorResponse(ctx, error);
+    } catch (sendError) {
+      this.logError('could not send the error response', sendError);
+      if (ctx._sent) return;
+      ctx._headers.clear();
+      ctx._streaming = false;
+      ctx._status = 500;
+      ctx._body = '{"error":"Internal Server Error","message":"Internal Server Error"}';
+      ctx._headers.set('content-type', 'application/json; charset=utf-8');
+      ctx.sendNow();
+    }
+  }
+}
+
+/** Client errors (4xx) and a client that went away are normal traffic, not worth a log line. */
+function isWorthLogging(error: unknown): boolean {
+  if (error instanceof HttpError) return error.status >= 500;
+  return !(error instanceof HyperlaneError && error.code === 'HL_ERR_PEER_GONE');
 }
 
 /**
@@ -155,7 +177,10 @@ export function sendErrorResponse(ctx: Context, error: unknown): void {
   };
   if (isHttpError && error.code !== undefined) body.code = error.code;
   ctx._streaming = false;
+  // Whatever described the abandoned body no longer applies to the error body.
   ctx.removeResponseHeader('content-length');
+  ctx.removeResponseHeader('content-encoding');
+  ctx.removeResponseHeader('etag');
   if (isHttpError && error.headers !== undefined) {
     for (const name of Object.keys(error.headers))
       ctx.setResponseHeader(name, error.headers[name]!);

@@ -16,8 +16,8 @@ import type { Engine } from './engine.js';
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const CHUNKED_END = '0\r\n\r\n';
-// When linger is off, a connection we are closing still gets this long to flush to a peer that
-// reads slowly before it is destroyed; without a bound a peer that never reads holds memory.
+// When linger is off, a closing connection whose queued bytes make no progress for this long is
+// destroyed; without a bound a peer that never reads would hold the memory forever.
 const DEFAULT_CLOSE_GRACE_MS = 5_000;
 
 type DrainWaiter = { resolve: () => void; reject: (error: Error) => void };
@@ -50,6 +50,7 @@ export class Connection implements ResponseChannel {
   private closeTimer: NodeJS.Timeout | null = null;
   private session: WsSession | null = null;
   private lastStreamWrite = 0;
+  private writtenAtLastCheck = 0;
 
   /**
    * @param socket - the accepted socket
@@ -81,7 +82,6 @@ export class Connection implements ResponseChannel {
   private onData(chunk: Buffer): void {
     // Once we have half-closed, whatever the peer still sends is discarded.
     if (this.closeTimer !== null) return;
-    if (this.requestStartedAt === 0 && !this.busy) this.requestStartedAt = Date.now();
     this.parser.push(chunk);
     if (this.busy) {
       // Pipelined bytes wait until the current response is done; bound how many we hold.
@@ -103,22 +103,31 @@ export class Connection implements ResponseChannel {
         return;
       }
       if (request === null) {
+        const midRequest = this.parser.isMidRequest();
         if (this.readEnded) {
-          // The client has sent all it will; answer what it asked for, then close.
-          if (this.parser.isMidRequest() && this.parser.bufferedBytes() > 0) {
-            this.rejectRequest(400, 'connection ended in the middle of a request');
-          } else this.closeGracefully();
+          // The client has sent all it will; what it left unfinished can never complete.
+          if (midRequest) this.rejectRequest(400, 'connection ended in the middle of a request');
+          else this.closeGracefully();
           return;
         }
         if (this.parser.needsContinue) {
           this.parser.needsContinue = false;
           this.socket.write(CONTINUE);
         }
-        if (!this.parser.isMidRequest()) this.requestStartedAt = 0;
+        // The request clock starts with the first bytes of a request and stops when it is whole.
+        if (!midRequest) this.requestStartedAt = 0;
+        else if (this.requestStartedAt === 0) this.requestStartedAt = Date.now();
         return;
       }
       this.requestStartedAt = 0;
-      if (!this.dispatch(request)) return;
+      let completed: boolean;
+      try {
+        completed = this.dispatch(request);
+      } catch (error) {
+        this.failExchange(error);
+        return;
+      }
+      if (!completed) return;
     }
   }
 
@@ -162,11 +171,13 @@ export class Connection implements ResponseChannel {
           message: 'the server is shutting down',
         });
       }
+      // A hook that refused without choosing a status means "forbidden", not "OK".
+      if (!ctx._sent && ctx._status === 200) ctx._status = 403;
       if (!ctx._sent) ctx.sendNow();
-      if (this.completeExchange(ctx)) this.processBuffered();
+      this.onAsyncExchangeDone();
     };
-    admitUpgrade(ctx, ws).then(proceed, (error: unknown) => {
-      this.engine.pipeline.handleError(ctx, error);
+    admitUpgrade(ctx, ws).then(proceed, async (error: unknown) => {
+      await this.engine.pipeline.handleError(ctx, error);
       proceed(false);
     });
   }
@@ -202,7 +213,32 @@ export class Connection implements ResponseChannel {
 
   private onAsyncExchangeDone(): void {
     const ctx = this.current;
-    if (ctx !== null && this.completeExchange(ctx)) this.processBuffered();
+    if (ctx === null) return;
+    let next: boolean;
+    try {
+      next = this.completeExchange(ctx);
+    } catch (error) {
+      this.failExchange(error);
+      return;
+    }
+    if (next) this.processBuffered();
+  }
+
+  /**
+   * Last resort for a throw that escaped the pipeline's own error handling (a transport
+   * failure, say): log it, answer 500 if nothing went out yet, and close, rather than let it
+   * reach the socket's event handler and take the process down.
+   */
+  private failExchange(error: unknown): void {
+    this.engine.pipeline.logError('request failed outside the pipeline', error);
+    const ctx = this.current;
+    this.current = null;
+    this.busy = false;
+    ctx?._finish();
+    if (ctx !== null && !ctx._sent && !this.peerGone) {
+      ctx._sent = true;
+      this.rejectRequest(500, 'Internal Server Error');
+    } else this.socket.destroy();
   }
 
   /** Ends the exchange: closes an open stream, fires the signal, then reuses or closes. */
@@ -265,6 +301,7 @@ export class Connection implements ResponseChannel {
       if (!statusAllowsBody(status) || isHead) framing = Framing.None;
       const head = serializeResponseHead(status, ctx._headers, framing, -1, connection);
       this.writeHead(ctx, head);
+      this.lastStreamWrite = Date.now();
       if (!headOnly && body.length > 0 && framing !== Framing.None) this.writeChunk(ctx, body);
       if (framing === Framing.None) ctx._streamEnded = true;
       return true;
@@ -278,11 +315,12 @@ export class Connection implements ResponseChannel {
     }
     const length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
     if (isHead || !statusAllowsBody(status)) {
-      const announced = isHead && statusAllowsBody(status) ? length : -1;
+      const announced = isHead && statusAllowsBody(status) ? headContentLength(ctx, length) : -1;
       this.writeHead(
         ctx,
         serializeResponseHead(status, ctx._headers, Framing.None, announced, connection),
       );
+      ctx._abortSignal();
       return true;
     }
     const head = serializeResponseHead(status, ctx._headers, Framing.Length, length, connection);
@@ -453,8 +491,9 @@ export class Connection implements ResponseChannel {
     }
     const ctx = this.current;
     if (ctx === null) {
-      // Idle or mid-way through receiving a request nobody is handling yet: close now.
-      if (!this.busy) this.closeGracefully();
+      // Idle: close now. A request still arriving is let finish (requestTimeout bounds it);
+      // its response then goes out with `connection: close`.
+      if (!this.busy && this.requestStartedAt === 0) this.closeGracefully();
       return;
     }
     if (ctx._streaming && ctx._sent) {
@@ -468,13 +507,39 @@ export class Connection implements ResponseChannel {
   closeGracefully(): void {
     if (this.closeTimer !== null || this.peerGone) return;
     this.socket.end();
+    this.armCloseTimer(this.socket.bytesWritten);
+  }
+
+  /**
+   * Destroys the socket once the grace period passes with no bytes flushed to the peer: a
+   * large response to a slow but live reader still completes, a stalled peer is cut off.
+   */
+  private armCloseTimer(writtenBefore: number): void {
     const linger = this.engine.config.linger;
     this.closeTimer = setTimeout(
-      destroySocket,
+      () => {
+        const written = this.socket.bytesWritten;
+        if (this.socket.writableLength > 0 && written > writtenBefore) this.armCloseTimer(written);
+        else this.socket.destroy();
+      },
       linger === false ? DEFAULT_CLOSE_GRACE_MS : linger,
-      this.socket,
     );
     this.closeTimer.unref();
+  }
+
+  /**
+   * Whether the connection has sat with nothing to do for `keepAliveTimeout`. Bytes still
+   * flowing out to a slow reader count as activity, so a long download is not cut off.
+   */
+  isIdleSince(now: number, keepAliveTimeout: number): boolean {
+    if (this.busy || this.requestStartedAt !== 0) return false;
+    const written = this.socket.bytesWritten;
+    if (this.socket.writableLength > 0 && written !== this.writtenAtLastCheck) {
+      this.writtenAtLastCheck = written;
+      this.lastActivity = now;
+      return false;
+    }
+    return now - this.lastActivity >= keepAliveTimeout;
   }
 
   /** Destroys the socket at once. */
@@ -507,6 +572,16 @@ export class Connection implements ResponseChannel {
   }
 }
 
+/**
+ * The length a HEAD response announces: the body's, or, when the handler built no body, the
+ * Content-Length it set itself (the size the GET would have), if that is a valid number.
+ */
+function headContentLength(ctx: Context, bodyLength: number): number {
+  if (bodyLength > 0) return bodyLength;
+  const declared = ctx._headers.get('content-length');
+  return typeof declared === 'string' && /^\d{1,15}$/.test(declared) ? Number(declared) : 0;
+}
+
 function wantsClose(ctx: Context): boolean {
   const value = ctx._headers.get('connection');
   return typeof value === 'string' && value.toLowerCase().includes('close');
@@ -519,10 +594,6 @@ function addressOf(
 ): SocketAddress | undefined {
   if (address === undefined || port === undefined) return undefined;
   return { address, port, family: family ?? (address.includes(':') ? 'IPv6' : 'IPv4') };
-}
-
-function destroySocket(socket: Socket): void {
-  socket.destroy();
 }
 
 function noop(): void {}

@@ -85,7 +85,7 @@ class InjectChannel implements ResponseChannel {
     response.headers.date ??= new Date().toUTCString();
     const withBody = statusAllowsBody(ctx._status) && ctx._request.method !== 'HEAD';
     if (ctx._streaming) {
-      response.headers['transfer-encoding'] = 'chunked';
+      if (withBody) response.headers['transfer-encoding'] = 'chunked';
       if (!headOnly && withBody) this.collect(body);
     } else {
       const bytes = toBuffer(body);

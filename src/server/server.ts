@@ -318,6 +318,13 @@ export class Server {
   }
 
   private changed(): this {
+    if (this.running !== null) {
+      // Routes and middleware are compiled at run(); a late change would be half-applied.
+      throw new HyperlaneError(
+        'HL_ERR_SERVER_STATE',
+        'configure and register routes, middleware and hooks before run()',
+      );
+    }
     this.engine = null;
     return this;
   }
@@ -406,7 +413,7 @@ class ActiveServer implements RunningServer, Engine {
       );
     } else {
       this.netServer = createTlsServer(
-        { key: tls.key, cert: tls.cert, allowHalfOpen: true },
+        { key: tls.key, cert: tls.cert, allowHalfOpen: true, noDelay: this.config.nodelay },
         this.onSocket,
       );
       // A failed handshake is the client's problem; the socket is already closed.
@@ -501,7 +508,7 @@ class ActiveServer implements RunningServer, Engine {
         connection.keepEventStreamAlive(now, sseKeepAlive);
       if (connection.requestStartedAt !== 0) {
         if (now - connection.requestStartedAt >= requestTimeout) connection.timeOutRequest();
-      } else if (!connection.busy && now - connection.lastActivity >= keepAliveTimeout) {
+      } else if (connection.isIdleSince(now, keepAliveTimeout)) {
         connection.closeGracefully();
       }
     }
