@@ -31,6 +31,8 @@ const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 // Printable ASCII only; spaces and controls in a target are a framing attack, not a path.
 const TARGET = /^[\x21-\x7e]+$/;
 const VERSION = /^HTTP\/(\d)\.(\d)$/;
+// RFC 3986 host (reg-name, IPv4, or a bracketed IP literal) with an optional port; may be empty.
+const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.vV]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::\d*)?$/;
 const CONTENT_LENGTH_VALUE = /^\d{1,15}$/;
 const CHUNK_SIZE = /^[0-9A-Fa-f]{1,16}$/;
 // RFC 9112 §7.1.1 chunk extensions, with the bad whitespace (BWS) the grammar allows.
@@ -274,6 +276,8 @@ export class RequestParser {
     switch (lowerName) {
       case 'host':
         if (request.host !== undefined) throw new HttpParseError(400, 'more than one Host header');
+        // RFC 9112 §3.2: a Host that is not a valid authority MUST be refused.
+        if (!HOST_VALUE.test(value)) throw new HttpParseError(400, `invalid Host "${value}"`);
         request.host = value;
         break;
       case 'content-length':

@@ -51,9 +51,15 @@ test('logging: start line with client address and user agent, completion with a 
     lines.length = 0;
     const slow = await fetch(`${base}/api/slow`, { headers: { 'User-Agent': 'fetch-test' } });
     assert.equal(slow.status, 200);
-    assert.match(lines[0]!, /^Request started: GET \/api\/slow from 127\.0\.0\.1:\d+ \(fetch-test\)$/);
+    assert.match(
+      lines[0]!,
+      /^Request started: GET \/api\/slow from 127\.0\.0\.1:\d+ \(fetch-test\)$/,
+    );
     const duration = Number(/in ([\d.]+) ms$/.exec(lines[1]!)?.[1]);
-    assert.ok(duration >= 45 && duration < 1000, `the 50 ms handler is inside the clock: ${duration}`);
+    assert.ok(
+      duration >= 45 && duration < 1000,
+      `the 50 ms handler is inside the clock: ${duration}`,
+    );
 
     lines.length = 0;
     const failed = await fetch(`${base}/api/fail`);
@@ -104,7 +110,7 @@ test('CORS: listed origins only; preflight 204 with methods, headers and max-age
       assert.deepEqual(corsHeaders(foreign), [], origin);
     }
 
-    for (const path of ['/api/data', '/', '/not/a/route']) {
+    for (const path of ['/api/data', '/api/slow']) {
       lines.length = 0;
       const preflight = await fetch(`${base}${path}`, {
         method: 'OPTIONS',
@@ -139,7 +145,16 @@ test('CORS: listed origins only; preflight 204 with methods, headers and max-age
 
     const plainOptions = await fetch(`${base}/api/data`, { method: 'OPTIONS' });
     assert.equal(plainOptions.status, 204);
+    assert.equal(plainOptions.headers.get('allow'), 'GET, POST, PUT, DELETE, OPTIONS');
     assert.deepEqual(corsHeaders(plainOptions), []);
+
+    // Unknown paths stay unknown, preflight or not.
+    const unknown = await fetch(`${base}/not/a/route`, {
+      method: 'OPTIONS',
+      headers: { Origin: ALLOWED, 'Access-Control-Request-Method': 'GET' },
+    });
+    assert.equal(unknown.status, 404);
+    assert.deepEqual(corsHeaders(unknown), ['access-control-allow-origin']);
 
     const badJson = await fetch(`${base}/api/data`, {
       method: 'POST',

@@ -422,6 +422,18 @@ export const INVALID: readonly CorpusEntry[] = [
     rule: 'RFC 9112 §3.2',
   },
   {
+    name: 'Host with a space is not an authority',
+    raw: lines(['GET / HTTP/1.1', 'Host: a b', 'Connection: close']),
+    expect: 400,
+    rule: 'RFC 9112 §3.2',
+  },
+  {
+    name: 'Host with a path is not an authority',
+    raw: lines(['GET / HTTP/1.1', 'Host: a.example/b', 'Connection: close']),
+    expect: 400,
+    rule: 'RFC 9112 §3.2',
+  },
+  {
     name: 'two Host lines',
     raw: lines(['GET / HTTP/1.1', 'Host: a.example', 'Host: b.example', 'Connection: close']),
     expect: 400,

@@ -38,6 +38,7 @@
  *                                                    version as 0.9), malformed → 400.
  *   missing-host             RFC 9112 §3.2            HTTP/1.1 without Host → 400 (node agrees).
  *   multiple-host            RFC 9112 §3.2            more than one Host line → 400 (node joins them).
+ *   invalid-host             RFC 9112 §3.2            a Host that is not host[:port] → 400 (node accepts).
  *
  * node:http quirks found by this test, decided by those rules and the RFCs (QUIRK_RULES):
  *   node-parse-ahead         RFC 9112 §9.3.2, §9.6    node parses pipelined bytes ahead and answers a
@@ -514,6 +515,18 @@ const RULES: Rule[] = [
     direction: 'stricter',
     statuses: [400],
     applies: (h) => fieldValues(h, 'host').length > 1,
+  },
+  {
+    id: 'invalid-host',
+    rfc: 'RFC 9112 §3.2, RFC 3986 §3.2.2',
+    summary:
+      'a Host that is not a valid authority (host[:port]) is refused with 400 (node accepts it)',
+    direction: 'stricter',
+    statuses: [400],
+    applies: (h) =>
+      fieldValues(h, 'host').some(
+        (value) => !/^(?:\[[0-9A-Fa-f:.vV]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::\d*)?$/.test(value),
+      ),
   },
 ];
 
