@@ -6,6 +6,7 @@ import {
   createFakeDatabasePool,
   PoolClosedError,
   PoolTimeoutError,
+  type PoolStats,
 } from '../../examples/connection-pool.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -211,9 +212,11 @@ test('the server queries through the pool, keeps the bound under load and shows 
     assert.ok(bodies.every((body) => body.connection >= 1 && body.connection <= 4));
     assert.ok(bodies.every((body) => body.rows[0]!.value === 42));
 
-    const stats = (await (await fetch(`${base}/pool/stats`)).json()) as Record<string, number>;
+    const stats = (await (await fetch(`${base}/pool/stats`)).json()) as PoolStats;
     assert.equal(stats.max, 4);
-    assert.equal(stats.created, 4);
+    // Exactly how many were opened depends on how the requests interleave; never more than max.
+    assert.ok(stats.created >= 1 && stats.created <= 4, `created ${stats.created}`);
+    assert.ok(stats.size <= 4);
     assert.equal(stats.acquired, 100);
     assert.equal(stats.inUse, 0);
 
