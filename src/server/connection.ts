@@ -38,7 +38,8 @@ export class Connection implements ResponseChannel {
   busy = false;
 
   private readonly engine: Engine;
-  private readonly parser: RequestParser;
+  private parser: RequestParser;
+  private asyncDone: (() => void) | null = null;
   private current: Context | null = null;
   private peerGone = false;
   private readEnded = false;
@@ -64,22 +65,21 @@ export class Connection implements ResponseChannel {
       maxBodySize: engine.config.bodyLimit,
     });
     this.lastActivity = Date.now();
-    this.onData = this.onData.bind(this);
-    this.onDrain = this.onDrain.bind(this);
-    this.onClose = this.onClose.bind(this);
-    this.onAsyncExchangeDone = this.onAsyncExchangeDone.bind(this);
-    socket.on('data', this.onData);
-    socket.on('drain', this.onDrain);
-    socket.on('close', this.onClose);
-    this.onEnd = this.onEnd.bind(this);
-    socket.on('end', this.onEnd);
+    // Shared listeners that find the connection through the socket, rather than bound copies
+    // of each method per connection: idle connections are counted in thousands.
+    (socket as ConnectionSocket)[CONNECTION] = this;
+    socket.on('data', onSocketData);
+    socket.on('drain', onSocketDrain);
+    socket.on('close', onSocketClose);
+    socket.on('end', onSocketEnd);
     // Errors (ECONNRESET, EPIPE) are followed by 'close', which does the cleanup.
     socket.on('error', noop);
   }
 
   // ---- reading -------------------------------------------------------------------------------
 
-  private onData(chunk: Buffer): void {
+  /** @internal */
+  onData(chunk: Buffer): void {
     // Once we have half-closed, whatever the peer still sends is discarded.
     if (this.closeTimer !== null) return;
     this.parser.push(chunk);
@@ -151,7 +151,9 @@ export class Connection implements ResponseChannel {
     }
     const pending = engine.pipeline.run(ctx, route, true);
     if (pending !== undefined) {
-      pending.then(this.onAsyncExchangeDone, this.onAsyncExchangeDone);
+      // Bound on first use and reused: one function per connection, none per request.
+      const done = (this.asyncDone ??= this.onAsyncExchangeDone.bind(this));
+      pending.then(done, done);
       return false;
     }
     return this.completeExchange(ctx);
@@ -185,11 +187,12 @@ export class Connection implements ResponseChannel {
   /** Gives the socket to the WebSocket session; from here on `ws` reads and writes it. */
   private handOver(ctx: Context, route: Handler, ws: WsEngine): void {
     const socket = this.socket;
-    socket.off('data', this.onData);
-    socket.off('drain', this.onDrain);
-    socket.off('end', this.onEnd);
+    socket.off('data', onSocketData);
+    socket.off('drain', onSocketDrain);
+    socket.off('end', onSocketEnd);
     this.requestStartedAt = 0;
     this.session = completeUpgrade(ctx, route, ws, socket, this.parser.takeRemainder());
+    this.parser = RETIRED_PARSER; // `ws` reads the socket from now on
     if (this.paused) {
       this.paused = false;
       socket.resume();
@@ -447,7 +450,8 @@ export class Connection implements ResponseChannel {
     });
   }
 
-  private onDrain(): void {
+  /** @internal */
+  onDrain(): void {
     const waiters = this.drainWaiters;
     if (waiters !== null) {
       this.drainWaiters = null;
@@ -551,14 +555,16 @@ export class Connection implements ResponseChannel {
    * The peer half-closed. Sockets are half-open so that requests it sent before its FIN still
    * get their responses (as with `printf … | nc`); we close once they are answered.
    */
-  private onEnd(): void {
+  /** @internal */
+  onEnd(): void {
     this.readEnded = true;
     // A client that stops sending mid-exchange has, for the handler, gone away: tell it.
     if (this.busy) this.current?._abortSignal();
     else this.processBuffered();
   }
 
-  private onClose(): void {
+  /** @internal */
+  onClose(): void {
     this.peerGone = true;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     const waiters = this.drainWaiters;
@@ -580,6 +586,31 @@ function headContentLength(ctx: Context, bodyLength: number): number {
   if (bodyLength > 0) return bodyLength;
   const declared = ctx._headers.get('content-length');
   return typeof declared === 'string' && /^\d{1,15}$/.test(declared) ? Number(declared) : 0;
+}
+
+const CONNECTION = Symbol('hyperlane.connection');
+type ConnectionSocket = Socket & { [CONNECTION]?: Connection };
+// Stands in for the parser of a connection that became a WebSocket, so that one can be freed.
+const RETIRED_PARSER = new RequestParser({ maxHeadSize: 0, maxBodySize: 0 });
+
+function connectionOf(socket: Socket): Connection {
+  return (socket as ConnectionSocket)[CONNECTION]!;
+}
+
+function onSocketData(this: Socket, chunk: Buffer): void {
+  connectionOf(this).onData(chunk);
+}
+
+function onSocketDrain(this: Socket): void {
+  connectionOf(this).onDrain();
+}
+
+function onSocketEnd(this: Socket): void {
+  connectionOf(this).onEnd();
+}
+
+function onSocketClose(this: Socket): void {
+  connectionOf(this).onClose();
 }
 
 function wantsClose(ctx: Context): boolean {

@@ -47,6 +47,21 @@ const HANDSHAKE_HEADERS = new Set([
   'sec-websocket-extensions',
 ]);
 
+/**
+ * The request headers `ws` reads during the handshake, built without caching them on the
+ * Context: the record is garbage once the 101 is written.
+ */
+function handshakeHeaders(ctx: Context): Record<string, string> {
+  const record: Record<string, string> = Object.create(null) as Record<string, string>;
+  const { headerNames, headerValues } = ctx._request;
+  for (let i = 0; i < headerNames.length; i++) {
+    const name = headerNames[i]!;
+    const previous = record[name];
+    record[name] = previous === undefined ? headerValues[i]! : `${previous}, ${headerValues[i]!}`;
+  }
+  return record;
+}
+
 /** Creates the `ws` server used for every upgrade on one of our servers. */
 export function createWsServer(options: WsServerOptions): WebSocketServer {
   const protocols = options.protocols;
@@ -123,7 +138,7 @@ export function completeUpgrade(
   const request: UpgradeRequest = {
     method: 'GET',
     url: ctx._request.target,
-    headers: ctx.getRequestHeaders(),
+    headers: handshakeHeaders(ctx),
     socket,
     ctx,
   };

@@ -29,6 +29,38 @@ const GOING_AWAY = 1001;
 const INTERNAL_ERROR = 1011;
 const ABNORMAL = 1006;
 
+const SESSION = Symbol('hyperlane.wsSession');
+type SessionEmitter = { [SESSION]?: WsSession };
+
+function sessionOf(emitter: object): WsSession {
+  return (emitter as SessionEmitter)[SESSION]!;
+}
+
+function onWsMessage(
+  this: WebSocket,
+  data: Buffer | ArrayBuffer | Buffer[],
+  isBinary: boolean,
+): void {
+  sessionOf(this).onMessage(data, isBinary);
+}
+
+function onWsClose(this: WebSocket, code: number, reason: Buffer): void {
+  void sessionOf(this).onClose(code, reason.toString('utf8'));
+}
+
+function onWsPong(this: WebSocket): void {
+  sessionOf(this).alive = true;
+}
+
+function onWsError(this: WebSocket, error: Error & { code?: string }): void {
+  const code = closeCodeForError(error.code);
+  if (code !== 0) sessionOf(this).localCloseCode = code;
+}
+
+function onSocketDrain(this: Socket): void {
+  sessionOf(this).onDrain();
+}
+
 /** Codes an endpoint may put in a close frame: 1000–1014 except 1004–1006, and 3000–4999. */
 function isSendableCloseCode(code: number): boolean {
   if (!Number.isInteger(code)) return false;
@@ -77,7 +109,6 @@ export class WsSession implements ResponseChannel {
   private readonly settings: WsSessionSettings;
   private readonly socket: Socket;
   private readonly remote: SocketAddress | undefined;
-  private readonly local: SocketAddress | undefined;
   private ws: WebSocket | null = null;
   private readonly queue: QueuedMessage[] = [];
   private queuedBytes = 0;
@@ -87,9 +118,11 @@ export class WsSession implements ResponseChannel {
   private waitingForMessage: ((message: QueuedMessage | undefined) => void) | null = null;
   private drainWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> | null =
     null;
-  private alive = true;
-  /** The code we closed with, or a protocol error forced: reported when the peer's is missing. */
-  private localCloseCode = 0;
+  private afterAsync: (() => void) | null = null;
+  /** @internal Answered the last ping. */
+  alive = true;
+  /** @internal The code we closed with, or a protocol error forced: reported when the peer's is missing. */
+  localCloseCode = 0;
 
   /**
    * @param ctx - the Context of the upgrade request; it lives as long as the connection
@@ -111,8 +144,6 @@ export class WsSession implements ResponseChannel {
     this.settings = settings;
     this.socket = socket;
     this.remote = ctx._channel.remoteAddress();
-    this.local = ctx._channel.localAddress();
-    this.afterAsyncMessage = this.afterAsyncMessage.bind(this);
   }
 
   /** Takes over once `ws` has completed the handshake. */
@@ -123,21 +154,16 @@ export class WsSession implements ResponseChannel {
     ctx._webSocket = true;
     ctx._sent = true;
     ctx._keepAlive = false;
-    ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) =>
-      this.onMessage(data, isBinary),
-    );
-    ws.on(
-      'close',
-      (code: number, reason: Buffer) => void this.onClose(code, reason.toString('utf8')),
-    );
-    ws.on('pong', () => {
-      this.alive = true;
-    });
-    ws.on('error', (error: Error & { code?: string }) => {
-      const code = closeCodeForError(error.code);
-      if (code !== 0) this.localCloseCode = code;
-    });
-    this.socket.on('drain', () => this.onDrain());
+    // Shared listeners that find the session through the emitter: with thousands of idle
+    // connections, one closure per event per connection is memory the bare `ws` never spends.
+    const emitters = ws as SessionEmitter;
+    emitters[SESSION] = this;
+    (this.socket as SessionEmitter)[SESSION] = this;
+    ws.on('message', onWsMessage);
+    ws.on('close', onWsClose);
+    ws.on('pong', onWsPong);
+    ws.on('error', onWsError);
+    this.socket.on('drain', onSocketDrain);
     void this.start();
   }
 
@@ -226,7 +252,9 @@ export class WsSession implements ResponseChannel {
 
   /** @inheritdoc */
   localAddress(): SocketAddress | undefined {
-    return this.local;
+    const { localAddress: address, localPort: port, localFamily: family } = this.socket;
+    if (address === undefined || port === undefined) return undefined;
+    return { address, port, family: family ?? 'IPv4' };
   }
 
   /** @inheritdoc */
@@ -270,7 +298,8 @@ export class WsSession implements ResponseChannel {
     void this.processQueue();
   }
 
-  private onMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+  /** @internal */
+  onMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
     if (this.ready && !this.processing && !this.handlerMode && this.queue.length === 0) {
       // Nothing waiting ahead of it: run this message now, queueing only if its chain suspends.
       this.runMessage(toBuffer(data), isBinary);
@@ -307,7 +336,8 @@ export class WsSession implements ResponseChannel {
     const pending = this.settings.pipeline.run(ctx, this.route, false);
     if (pending !== undefined) {
       this.processing = true;
-      void pending.then(this.afterAsyncMessage);
+      // Bound on first use: many connections never run an asynchronous handler.
+      void pending.then((this.afterAsync ??= this.afterAsyncMessage.bind(this)));
     }
   }
 
@@ -331,7 +361,8 @@ export class WsSession implements ResponseChannel {
     this.processing = false;
   }
 
-  private async onClose(receivedCode: number, reason: string): Promise<void> {
+  /** @internal */
+  async onClose(receivedCode: number, reason: string): Promise<void> {
     if (this.ended) return;
     this.ended = true;
     // 1006 means no close frame arrived; the code we sent (or a protocol error forced) says more.
@@ -360,7 +391,8 @@ export class WsSession implements ResponseChannel {
     });
   }
 
-  private onDrain(): void {
+  /** @internal */
+  onDrain(): void {
     const waiters = this.drainWaiters;
     if (waiters === null) return;
     this.drainWaiters = null;

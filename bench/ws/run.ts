@@ -1,0 +1,142 @@
+/**
+ * WebSocket benchmark: echo throughput (messages/s, 100 clients) and idle memory per
+ * connection (2,000 connections), hyperlane-ts against a bare `ws` server in the same run.
+ * Each server and the load generator run in separate processes, one target at a time.
+ * Env: WS_BENCH_CLIENTS (100), WS_BENCH_SECONDS (8), WS_BENCH_WINDOW (8), WS_BENCH_IDLE (2000),
+ * WS_BENCH_ROUNDS (2: targets alternate, best round kept).
+ * Usage: `npm run bench:ws`.
+ * @packageDocumentation
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const CLIENTS = Number(process.env.WS_BENCH_CLIENTS ?? 100);
+const SECONDS = Number(process.env.WS_BENCH_SECONDS ?? 8);
+const WINDOW = Number(process.env.WS_BENCH_WINDOW ?? 8);
+const IDLE = Number(process.env.WS_BENCH_IDLE ?? 2000);
+const ROUNDS = Number(process.env.WS_BENCH_ROUNDS ?? 2);
+const TARGETS = ['hyperlane', 'ws'] as const;
+type Target = (typeof TARGETS)[number];
+
+interface Memory {
+  heapUsed: number;
+  rss: number;
+  external: number;
+}
+
+/** Reads lines from a child's stdout until one matches. */
+function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      const match = pattern.exec(line);
+      if (match !== null) {
+        lines.close();
+        resolve(match);
+      }
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`process exited (code ${code}) before ${pattern}`)),
+    );
+  });
+}
+
+async function startServer(target: Target): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['--expose-gc', join(here, 'server.js'), target], {
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  const match = await waitForLine(child, /^ready (\d+)$/);
+  return { child, port: Number(match[1]) };
+}
+
+function memoryOf(child: ChildProcess): Promise<Memory> {
+  return new Promise((resolve) => {
+    child.once('message', (message) => resolve(message as Memory));
+    child.send({ cmd: 'mem' });
+  });
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+async function echoThroughput(target: Target): Promise<number> {
+  const { child, port } = await startServer(target);
+  try {
+    const load = spawn(
+      process.execPath,
+      [join(here, 'load.js'), String(port), String(CLIENTS), String(SECONDS), String(WINDOW)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const match = await waitForLine(load, /^(\{.*\})$/);
+    const result = JSON.parse(match[1]!) as { messages: number; seconds: number; errors: number };
+    if (result.errors > 0) throw new Error(`${target}: ${result.errors} client errors`);
+    return result.messages / result.seconds;
+  } finally {
+    await stop(child);
+  }
+}
+
+async function memoryPerConnection(target: Target): Promise<number> {
+  const { child, port } = await startServer(target);
+  try {
+    const before = await memoryOf(child);
+    const load = spawn(
+      process.execPath,
+      [join(here, 'load.js'), String(port), String(IDLE), '0', '0', '--idle'],
+      {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    );
+    await waitForLine(load, /^open$/);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const after = await memoryOf(child);
+    load.stdin!.end();
+    await new Promise((resolve) => load.once('exit', resolve));
+    // Heap plus external (Buffers) is what the server holds per connection; RSS is noisier.
+    return (after.heapUsed + after.external - before.heapUsed - before.external) / IDLE;
+  } finally {
+    await stop(child);
+  }
+}
+
+const throughput: Record<Target, number> = { hyperlane: 0, ws: 0 };
+const memory: Record<Target, number> = { hyperlane: Infinity, ws: Infinity };
+for (let round = 0; round < ROUNDS; round++) {
+  for (const target of round % 2 === 0 ? TARGETS : [...TARGETS].reverse()) {
+    throughput[target] = Math.max(throughput[target], await echoThroughput(target));
+    memory[target] = Math.min(memory[target], await memoryPerConnection(target));
+  }
+}
+
+const rows = [
+  ['', 'hyperlane', 'ws (bare)', 'ratio'],
+  [
+    `echo msgs/s (${CLIENTS} clients)`,
+    throughput.hyperlane.toFixed(0),
+    throughput.ws.toFixed(0),
+    (throughput.hyperlane / throughput.ws).toFixed(3),
+  ],
+  [
+    `bytes/conn (${IDLE} idle)`,
+    memory.hyperlane.toFixed(0),
+    memory.ws.toFixed(0),
+    (memory.hyperlane / memory.ws).toFixed(3),
+  ],
+];
+for (const row of rows)
+  console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(28) : cell.padStart(12))).join(''));
+const resultsDir = join(here, '..', '..', '..', 'bench', 'results');
+mkdirSync(resultsDir, { recursive: true });
+writeFileSync(
+  join(resultsDir, 'ws-latest.json'),
+  `${JSON.stringify({ date: new Date().toISOString(), clients: CLIENTS, seconds: SECONDS, idle: IDLE, throughput, memory }, null, 2)}\n`,
+);
