@@ -1,0 +1,29 @@
+/**
+ * What every benchmark server shares with the runner: how it learns its port and how it says
+ * it is listening. Kept tiny so each server file reads as a standalone program.
+ * @packageDocumentation
+ */
+
+/**
+ * The port to bind: `argv[2]`, else `$PORT`, else 0 (a free port, reported on the ready line).
+ * Throws on anything that is not an integer in 0–65535, so a typo fails at once.
+ */
+export function portFromArgs(): number {
+  const raw = process.argv[2] ?? process.env.PORT ?? '0';
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`invalid port ${JSON.stringify(raw)}: expected an integer 0-65535`);
+  }
+  return port;
+}
+
+/** The host every target binds: loopback only, so a benchmark never exposes a server. */
+export const BENCH_HOST = '127.0.0.1';
+
+/**
+ * Prints the `ready <port>` line the runner waits for. Called only once the socket is bound,
+ * so the runner never sends load to a port nobody listens on.
+ */
+export function announceReady(port: number): void {
+  process.stdout.write(`ready ${port}\n`);
+}

@@ -1,0 +1,33 @@
+/**
+ * Target `fastify`: the benchmark app on Fastify with its logger off (Fastify's own benchmark
+ * setting). No response schemas: every target serializes JSON with plain `JSON.stringify`, so
+ * the comparison is of the HTTP engines, not of serializers.
+ * Usage: `node .build/bench/servers/fastify.js [port]`.
+ * @packageDocumentation
+ */
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import { HELLO_BODY, JSON_MESSAGE } from '../app.js';
+import { announceReady, BENCH_HOST, portFromArgs } from './cli.js';
+
+// Handlers are module-level functions and send synchronously: Fastify's fastest documented
+// style (no promise per request), so Fastify is measured at its best.
+function plaintext(_request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('content-type', 'text/plain').send(HELLO_BODY);
+}
+
+function json(_request: FastifyRequest, reply: FastifyReply): void {
+  reply.send({ message: JSON_MESSAGE });
+}
+
+function user(request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply): void {
+  reply.send({ id: request.params.id });
+}
+
+const app = Fastify({ logger: false });
+app.get('/', plaintext);
+app.get('/json', json);
+app.get('/users/:id', user);
+
+await app.listen({ host: BENCH_HOST, port: portFromArgs() });
+announceReady((app.server.address() as AddressInfo).port);
