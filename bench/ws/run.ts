@@ -85,7 +85,14 @@ async function echoThroughput(target: Target): Promise<number> {
   }
 }
 
-async function memoryPerConnection(target: Target): Promise<number> {
+interface PerConnection {
+  /** JS heap plus external (Buffer) bytes the server holds per connection. */
+  heap: number;
+  /** Resident set size per connection: everything, native socket state included. */
+  rss: number;
+}
+
+async function memoryPerConnection(target: Target): Promise<PerConnection> {
   const { child, port } = await startServer(target);
   try {
     const before = await memoryOf(child);
@@ -101,19 +108,28 @@ async function memoryPerConnection(target: Target): Promise<number> {
     const after = await memoryOf(child);
     load.stdin!.end();
     await new Promise((resolve) => load.once('exit', resolve));
-    // Heap plus external (Buffers) is what the server holds per connection; RSS is noisier.
-    return (after.heapUsed + after.external - before.heapUsed - before.external) / IDLE;
+    return {
+      heap: (after.heapUsed + after.external - before.heapUsed - before.external) / IDLE,
+      rss: (after.rss - before.rss) / IDLE,
+    };
   } finally {
     await stop(child);
   }
 }
 
 const throughput: Record<Target, number> = { hyperlane: 0, ws: 0 };
-const memory: Record<Target, number> = { hyperlane: Infinity, ws: Infinity };
+const memory: Record<Target, PerConnection> = {
+  hyperlane: { heap: Infinity, rss: Infinity },
+  ws: { heap: Infinity, rss: Infinity },
+};
 for (let round = 0; round < ROUNDS; round++) {
   for (const target of round % 2 === 0 ? TARGETS : [...TARGETS].reverse()) {
     throughput[target] = Math.max(throughput[target], await echoThroughput(target));
-    memory[target] = Math.min(memory[target], await memoryPerConnection(target));
+    const measured = await memoryPerConnection(target);
+    memory[target] = {
+      heap: Math.min(memory[target].heap, measured.heap),
+      rss: Math.min(memory[target].rss, measured.rss),
+    };
   }
 }
 
@@ -126,10 +142,16 @@ const rows = [
     (throughput.hyperlane / throughput.ws).toFixed(3),
   ],
   [
-    `bytes/conn (${IDLE} idle)`,
-    memory.hyperlane.toFixed(0),
-    memory.ws.toFixed(0),
-    (memory.hyperlane / memory.ws).toFixed(3),
+    `heap bytes/conn (${IDLE} idle)`,
+    memory.hyperlane.heap.toFixed(0),
+    memory.ws.heap.toFixed(0),
+    (memory.hyperlane.heap / memory.ws.heap).toFixed(3),
+  ],
+  [
+    `RSS bytes/conn (${IDLE} idle)`,
+    memory.hyperlane.rss.toFixed(0),
+    memory.ws.rss.toFixed(0),
+    (memory.hyperlane.rss / memory.ws.rss).toFixed(3),
   ],
 ];
 for (const row of rows)

@@ -345,7 +345,7 @@ export class Connection implements ResponseChannel {
       return Promise.reject(new HyperlaneError('HL_ERR_PEER_GONE', 'the client has gone away'));
     }
     if (data.length > 0) this.writeChunk(ctx, data);
-    return this.socket.writableNeedDrain ? this.waitForDrain() : Promise.resolve();
+    return this.socket.writableNeedDrain ? this.waitForDrain() : RESOLVED;
   }
 
   /** @inheritdoc */
@@ -589,6 +589,8 @@ function headContentLength(ctx: Context, bodyLength: number): number {
 }
 
 const CONNECTION = Symbol('hyperlane.connection');
+// Shared, never mutated: the answer to every send that needs no waiting.
+const RESOLVED: Promise<void> = Promise.resolve();
 type ConnectionSocket = Socket & { [CONNECTION]?: Connection };
 // Stands in for the parser of a connection that became a WebSocket, so that one can be freed.
 const RETIRED_PARSER = new RequestParser({ maxHeadSize: 0, maxBodySize: 0 });

@@ -30,6 +30,10 @@ const INTERNAL_ERROR = 1011;
 const ABNORMAL = 1006;
 
 const SESSION = Symbol('hyperlane.wsSession');
+// Shared, never mutated: one per message would be pure garbage.
+const RESOLVED: Promise<void> = Promise.resolve();
+const TEXT = { binary: false } as const;
+const BINARY = { binary: true } as const;
 type SessionEmitter = { [SESSION]?: WsSession };
 
 function sessionOf(emitter: object): WsSession {
@@ -210,8 +214,8 @@ export class WsSession implements ResponseChannel {
       // The peer reads slowly: hold this message until the socket drains, then send it.
       return this.waitForDrain().then(() => this.sendChunk(_ctx, data));
     }
-    ws.send(data, { binary: typeof data !== 'string' });
-    return Promise.resolve();
+    ws.send(data, typeof data === 'string' ? TEXT : BINARY);
+    return RESOLVED;
   }
 
   /** @inheritdoc */
