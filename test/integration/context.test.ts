@@ -26,7 +26,6 @@ import {
   TEXT_HTML,
   TEXT_PLAIN,
   type Context,
-  type ServerConfig,
   type StandardSchemaV1,
 } from '../../src/index.js';
 import {
@@ -35,26 +34,9 @@ import {
   parseResponses,
   type ParsedResponse,
 } from '../helpers/raw-client.js';
+import { serve } from '../helpers/serve.js';
 
 // ---- helpers -------------------------------------------------------------------------------
-
-interface Started {
-  port: number;
-  base: string;
-}
-
-async function serve(
-  t: TestContext,
-  setup: (server: Server) => void,
-  config: Partial<ServerConfig> = {},
-): Promise<Started> {
-  const server = new Server({ host: '127.0.0.1', port: 0, ...config });
-  setup(server);
-  const running = await server.run();
-  t.after(() => running.close({ timeout: 500 }));
-  const host = running.host.includes(':') ? `[${running.host}]` : running.host;
-  return { port: running.port, base: `http://${host}:${running.port}` };
-}
 
 async function fetchText(
   url: string,

@@ -6,33 +6,11 @@
  * Every test starts its own server on 127.0.0.1:0 and closes it.
  */
 import assert from 'node:assert/strict';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  HttpError,
-  Server,
-  reasonPhrase,
-  type Context,
-  type ServerConfig,
-} from '../../src/index.js';
+import { HttpError, reasonPhrase, type Context } from '../../src/index.js';
 import { RawConnection, finalResponses, type ParsedResponse } from '../helpers/raw-client.js';
-
-interface Started {
-  port: number;
-  base: string;
-}
-
-async function serve(
-  t: TestContext,
-  setup: (server: Server) => void,
-  config: Partial<ServerConfig> = {},
-): Promise<Started> {
-  const server = new Server({ host: '127.0.0.1', port: 0, ...config });
-  setup(server);
-  const running = await server.run();
-  t.after(() => running.close({ timeout: 500 }));
-  return { port: running.port, base: `http://127.0.0.1:${running.port}` };
-}
+import { serve } from '../helpers/serve.js';
 
 async function get(
   base: string,

@@ -7,38 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
-import {
-  HyperlaneError,
-  SSE_KEEP_ALIVE,
-  Server,
-  sseEvent,
-  type Context,
-  type RunningServer,
-  type ServerConfig,
-} from '../../src/index.js';
+import { HyperlaneError, SSE_KEEP_ALIVE, Server, sseEvent, type Context } from '../../src/index.js';
 import { RawConnection, finalResponses, parseResponses } from '../helpers/raw-client.js';
+import { serve } from '../helpers/serve.js';
 
 // ---- helpers -------------------------------------------------------------------------------
-
-interface Started {
-  port: number;
-  base: string;
-  running: RunningServer;
-}
-
-async function serve(
-  t: TestContext,
-  setup: (server: Server) => void,
-  config: Partial<ServerConfig> = {},
-): Promise<Started> {
-  const server = new Server({ host: '127.0.0.1', port: 0, ...config });
-  setup(server);
-  const running = await server.run();
-  t.after(() => running.close({ timeout: 500 }));
-  return { port: running.port, base: `http://127.0.0.1:${running.port}`, running };
-}
 
 async function eventually(pred: () => boolean, timeoutMs = 3000, stepMs = 10): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

@@ -9,44 +9,17 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { constants as zlibConstants, inflateRawSync } from 'node:zlib';
 import { WebSocket, type ClientOptions } from 'ws';
-import {
-  HttpError,
-  Server,
-  type Context,
-  type RunningServer,
-  type ServerConfig,
-} from '../../src/index.js';
+import { HttpError, Server, type Context } from '../../src/index.js';
 import { RawConnection, assertServing, parseResponses } from '../helpers/raw-client.js';
+import { serve } from '../helpers/serve.js';
 
 // ---- helpers -------------------------------------------------------------------------------
 
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-
-interface Started {
-  port: number;
-  running: RunningServer;
-  url: (path: string) => string;
-}
-
-async function serve(
-  t: TestContext,
-  setup: (server: Server) => void,
-  config: Partial<ServerConfig> = {},
-): Promise<Started> {
-  const server = new Server({ host: '127.0.0.1', port: 0, ...config });
-  setup(server);
-  const running = await server.run();
-  t.after(() => running.close({ timeout: 500 }));
-  return {
-    port: running.port,
-    running,
-    url: (path) => `ws://127.0.0.1:${running.port}${path}`,
-  };
-}
 
 /** Polls `pred` until it holds or `timeoutMs` passes; returns whether it held. */
 async function eventually(pred: () => boolean, timeoutMs = 3000, stepMs = 10): Promise<boolean> {
