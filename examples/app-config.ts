@@ -9,6 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Server, type Context } from '../src/index.js';
+import { checkPrefix, joinPath, type MountOptions } from './mount.js';
 
 /** Everything the application can be configured with. */
 export interface ApplicationConfig {
@@ -228,6 +229,8 @@ export interface LoadConfigOptions {
   file?: string;
   /** Environment to read `HL_*` and `CONFIG_FILE` from; default `process.env`. */
   env?: NodeJS.ProcessEnv;
+  /** Replaces some of {@link DEFAULT_APPLICATION_CONFIG} (still under the file and env). */
+  defaults?: Partial<ApplicationConfig>;
 }
 
 /**
@@ -237,7 +240,7 @@ export interface LoadConfigOptions {
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<ApplicationConfig> {
   const env = options.env ?? process.env;
   const file = options.file ?? (env.CONFIG_FILE || undefined);
-  const merged: Record<string, unknown> = { ...DEFAULT_APPLICATION_CONFIG };
+  const merged: Record<string, unknown> = { ...DEFAULT_APPLICATION_CONFIG, ...options.defaults };
   const sources = Object.fromEntries(FIELDS.map((field) => [field, 'defaults'])) as Sources;
   const layers: [string | undefined, Partial<ApplicationConfig>][] = [];
   if (file !== undefined) layers.push([file, await readConfigFile(file)]);
@@ -273,12 +276,12 @@ function corsFor(origins: readonly string[]): (ctx: Context) => void {
 }
 
 /**
- * Builds a Server from a validated config, as the seed's `initialize_server` does: nodelay,
- * linger off, 8 KiB HTTP and 4 KiB WebSocket buffers, plus the connection cap, request
- * timeout, WebSocket compression and CORS from the config. `GET /config` reports the config.
+ * Applies a validated config to `server`, as the seed's `initialize_server` does: nodelay,
+ * linger off, 8 KiB HTTP and 4 KiB WebSocket buffers, plus bind address, connection cap,
+ * request timeout and WebSocket compression from the config.
  */
-export function initializeServer(config: ApplicationConfig): Server {
-  const server = new Server()
+export function configureServer(server: Server, config: ApplicationConfig): Server {
+  server
     .host(config.serverHost)
     .port(config.serverPort)
     .enableNodelay()
@@ -289,14 +292,41 @@ export function initializeServer(config: ApplicationConfig): Server {
     .requestTimeout(config.requestTimeout * 1000);
   // HTTP response compression is not in the framework yet; the WebSocket side is.
   if (config.enableCompression) server.wsCompression();
-  server.requestMiddleware(corsFor(config.corsOrigins));
-  server.get('/config', (ctx) => {
+  return server;
+}
+
+/** Options for {@link mountAppConfig}. */
+export interface AppConfigMountOptions extends MountOptions {
+  /** Register the config's CORS as request middleware (default true); once per server. */
+  cors?: boolean;
+}
+
+/**
+ * Mounts the config's routes and middleware: CORS for `config.corsOrigins` (server-wide),
+ * `GET {prefix}/config` (the config as JSON) and `GET {prefix}/` (a line of text).
+ */
+export function mountAppConfig(
+  server: Server,
+  config: ApplicationConfig,
+  options: AppConfigMountOptions = {},
+): Server {
+  const prefix = checkPrefix(options.prefix);
+  if (options.cors ?? true) server.requestMiddleware(corsFor(config.corsOrigins));
+  server.get(joinPath(prefix, '/config'), (ctx) => {
     ctx.setResponseBodyJson(config);
   });
-  server.get('/', (ctx) => {
+  server.get(joinPath(prefix, '/'), (ctx) => {
     ctx.setResponseBody('hyperlane-ts: configured from defaults, file and environment\n');
   });
   return server;
+}
+
+/**
+ * Builds a Server from a validated config ({@link configureServer}) with the config's CORS and
+ * routes mounted ({@link mountAppConfig}); `GET /config` reports the config.
+ */
+export function initializeServer(config: ApplicationConfig): Server {
+  return mountAppConfig(configureServer(new Server(), config), config);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Broadcast, Server, type Context } from '../src/index.js';
+import { checkPrefix, joinPath, type MountOptions } from './mount.js';
 
 /** Kinds of chat message. */
 export type MessageType = 'Text' | 'Image' | 'File' | 'System';
@@ -57,14 +58,26 @@ function parseIncoming(text: string, userId: string): ChatMessage | undefined {
   };
 }
 
+/** Options for {@link mountChat}. */
+export interface ChatMountOptions extends MountOptions {
+  /** The hub all connections share; a fresh one (capacity 256) by default. */
+  chat?: Broadcast<ChatMessage>;
+}
+
 /** Builds the chat server; `chat` is the hub all connections share. */
 export function createChatServer(
-  options: { host?: string; port?: number; chat?: Broadcast<ChatMessage> } = {},
+  options: { host?: string; port?: number } & ChatMountOptions = {},
 ): Server {
-  const chat = options.chat ?? new Broadcast<ChatMessage>({ capacity: 256 });
   const server = new Server({ host: options.host ?? '0.0.0.0', port: options.port ?? 60002 });
+  return mountChat(server, options);
+}
 
-  server.get('/chat', async (ctx) => {
+/** Mounts the WebSocket chat at `{prefix}/chat`; it adds no middleware or hooks. */
+export function mountChat(server: Server, options: ChatMountOptions = {}): Server {
+  const path = joinPath(checkPrefix(options.prefix), '/chat');
+  const chat = options.chat ?? new Broadcast<ChatMessage>({ capacity: 256 });
+
+  server.get(path, async (ctx) => {
     const userId = userIdOf(ctx);
     const receiver = chat.subscribe();
     // Forward everything broadcast to this client while we read what it sends.
@@ -89,7 +102,7 @@ export function createChatServer(
     await forwarding;
   });
   // The handler above runs once per connection and reads messages itself.
-  server.disableWsHook('/chat');
+  server.disableWsHook(path);
   return server;
 }
 

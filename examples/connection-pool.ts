@@ -7,6 +7,7 @@
  * http://localhost:60006/pool/stats.
  */
 import { HttpError, Server, type Context } from '../src/index.js';
+import { checkPrefix, createRouteScope, joinPath, type MountOptions } from './mount.js';
 
 /** How a {@link ConnectionPool} makes, bounds and throws away its resources. */
 export interface PoolOptions<T> {
@@ -402,51 +403,73 @@ export function createFakeDatabasePool(
  * A pool timeout answers 503 with `Retry-After`; a failed query answers 500 `DB_ERROR`.
  */
 export function createConnectionPoolServer(
-  options: {
-    host?: string;
-    port?: number;
-    pool?: ConnectionPool<FakeConnection>;
-    /** Where failures are logged, with their cause. Default `console.error`. */
-    log?: (line: string) => void;
-  } & FakeDatabaseOptions = {},
+  options: { host?: string; port?: number } & ConnectionPoolMountOptions = {},
 ): Server {
+  const server = new Server({ host: options.host ?? '0.0.0.0', port: options.port ?? 60006 });
+  return mountConnectionPool(server, options);
+}
+
+/** Options for {@link mountConnectionPool}. */
+export interface ConnectionPoolMountOptions extends MountOptions, FakeDatabaseOptions {
+  /** The pool; by default a fake database pool from the other options (nobody drains it). */
+  pool?: ConnectionPool<FakeConnection>;
+  /** Where failures are logged, with their cause. Default `console.error`. */
+  log?: (line: string) => void;
+}
+
+/**
+ * Mounts `{prefix}/query` and `{prefix}/pool/stats` (see {@link createConnectionPoolServer})
+ * and an error hook that logs, with their cause, the failures of those two routes only.
+ */
+export function mountConnectionPool(
+  server: Server,
+  options: ConnectionPoolMountOptions = {},
+): Server {
+  const prefix = checkPrefix(options.prefix);
   const pool = options.pool ?? createFakeDatabasePool(options);
   const log = options.log ?? ((line: string) => console.error(line));
-  const server = new Server({ host: options.host ?? '0.0.0.0', port: options.port ?? 60006 });
+  const scope = createRouteScope();
   server.errorHook((ctx, error) => {
+    if (!scope.owns(ctx)) return;
     const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
     const status = error instanceof HttpError ? error.status : 500;
     log(`${ctx.getRequestMethod()} ${ctx.getRequestPath()} -> ${status}: ${String(cause)}`);
   });
 
-  server.get('/query', async (ctx: Context) => {
-    const fail = ctx.getRequestQuery('fail') === '1';
-    const started = performance.now();
-    try {
-      const result = await pool.use(async (connection) => {
-        const waitedMs = performance.now() - started;
-        const { rows } = await connection.query('SELECT 42 AS value', fail);
-        return { connection: connection.id, rows, waitedMs: Math.round(waitedMs * 100) / 100 };
-      });
-      ctx.setResponseStatusCode(200).setResponseBodyJson(result);
-    } catch (error) {
-      if (error instanceof PoolTimeoutError) {
-        throw new HttpError(503, 'All database connections are busy, try again shortly', {
-          code: error.code,
-          headers: { 'Retry-After': '1' },
+  server.get(
+    joinPath(prefix, '/query'),
+    scope.route(async (ctx: Context) => {
+      const fail = ctx.getRequestQuery('fail') === '1';
+      const started = performance.now();
+      try {
+        const result = await pool.use(async (connection) => {
+          const waitedMs = performance.now() - started;
+          const { rows } = await connection.query('SELECT 42 AS value', fail);
+          return { connection: connection.id, rows, waitedMs: Math.round(waitedMs * 100) / 100 };
         });
+        ctx.setResponseStatusCode(200).setResponseBodyJson(result);
+      } catch (error) {
+        if (error instanceof PoolTimeoutError) {
+          throw new HttpError(503, 'All database connections are busy, try again shortly', {
+            code: error.code,
+            headers: { 'Retry-After': '1' },
+          });
+        }
+        if (error instanceof PoolClosedError) {
+          throw new HttpError(503, 'The database pool is shutting down', { code: error.code });
+        }
+        // The connection error names hosts and statements: keep it for the logs only.
+        throw new HttpError(500, 'Database operation failed', { code: 'DB_ERROR', cause: error });
       }
-      if (error instanceof PoolClosedError) {
-        throw new HttpError(503, 'The database pool is shutting down', { code: error.code });
-      }
-      // The connection error names hosts and statements: keep it for the logs only.
-      throw new HttpError(500, 'Database operation failed', { code: 'DB_ERROR', cause: error });
-    }
-  });
+    }),
+  );
 
-  server.get('/pool/stats', (ctx: Context) => {
-    ctx.setResponseStatusCode(200).setResponseBodyJson(pool.stats());
-  });
+  server.get(
+    joinPath(prefix, '/pool/stats'),
+    scope.route((ctx: Context) => {
+      ctx.setResponseStatusCode(200).setResponseBodyJson(pool.stats());
+    }),
+  );
   return server;
 }
 

@@ -6,6 +6,7 @@
  * Run: `node .build/examples/error-handling.js`, then GET http://localhost:60010/flaky.
  */
 import { HttpError, Server, type Context } from '../src/index.js';
+import { checkPrefix, createRouteScope, joinPath, type MountOptions } from './mount.js';
 
 /** Stable codes of the application errors, as sent in the `code` field. */
 export type ApplicationErrorCode =
@@ -213,10 +214,8 @@ export interface ErrorLogger {
   error(message: string): void;
 }
 
-/** Options of {@link createErrorHandlingServer}. */
-export interface ErrorHandlingOptions {
-  host?: string;
-  port?: number;
+/** Options of {@link mountErrorHandling}. */
+export interface ErrorHandlingMountOptions extends MountOptions {
   /** Receives a report for each server fault; a sink that throws is logged, never fatal. */
   monitoring?: (report: ErrorReport) => void | Promise<void>;
   logger?: ErrorLogger;
@@ -234,6 +233,12 @@ export interface ErrorHandlingOptions {
   rateLimit?: number;
   /** Rate limit window. Default 60,000 ms. */
   rateWindowMs?: number;
+}
+
+/** Options of {@link createErrorHandlingServer}. */
+export interface ErrorHandlingOptions extends ErrorHandlingMountOptions {
+  host?: string;
+  port?: number;
 }
 
 /** The article's `attempt_request_processing`: fails with a database error `failureRate` of the time. */
@@ -267,6 +272,22 @@ function validateSignup(value: unknown): { email: string; age: number } {
  * retries. Every error reaches one `errorHook`.
  */
 export function createErrorHandlingServer(options: ErrorHandlingOptions = {}): Server {
+  const server = new Server({ host: options.host ?? '0.0.0.0', port: options.port ?? 60010 });
+  return mountErrorHandling(server, options);
+}
+
+/**
+ * Mounts the routes of {@link createErrorHandlingServer} under `prefix`, and its error hook,
+ * which logs, maps and reports the errors of those routes only: errors of other programs on
+ * the same server keep their own handling.
+ */
+export function mountErrorHandling(
+  server: Server,
+  options: ErrorHandlingMountOptions = {},
+): Server {
+  const prefix = checkPrefix(options.prefix);
+  const scope = createRouteScope();
+  const at = (path: string): string => joinPath(prefix, path);
   const logger = options.logger ?? console;
   const monitoring = options.monitoring ?? (() => undefined);
   const random = options.random ?? Math.random;
@@ -278,9 +299,8 @@ export function createErrorHandlingServer(options: ErrorHandlingOptions = {}): S
   const rateWindowMs = options.rateWindowMs ?? 60_000;
   const windows = new Map<string, { start: number; count: number }>();
 
-  const server = new Server({ host: options.host ?? '0.0.0.0', port: options.port ?? 60010 });
-
   server.errorHook(async (ctx: Context, error: unknown) => {
+    if (!scope.owns(ctx)) return;
     const method = ctx.getRequestMethod();
     const path = ctx.getRequestPath();
     // The framework's own errors (malformed JSON, body too large…) already carry their answer.
@@ -319,65 +339,88 @@ export function createErrorHandlingServer(options: ErrorHandlingOptions = {}): S
     }
   });
 
-  server.get('/errors/database', () => {
-    throw new DatabaseError('connect ECONNREFUSED 10.0.0.5:5432 (db-primary)');
-  });
-  server.get('/errors/internal', () => {
-    throw new InternalError('invariant violated: order 17 has no customer');
-  });
-  server.get('/errors/unexpected', () => {
-    const settings = JSON.parse('null') as { theme: string };
-    return settings.theme; // a TypeError: what an unanticipated bug looks like
-  });
+  server.get(
+    at('/errors/database'),
+    scope.route(() => {
+      throw new DatabaseError('connect ECONNREFUSED 10.0.0.5:5432 (db-primary)');
+    }),
+  );
+  server.get(
+    at('/errors/internal'),
+    scope.route(() => {
+      throw new InternalError('invariant violated: order 17 has no customer');
+    }),
+  );
+  server.get(
+    at('/errors/unexpected'),
+    scope.route(() => {
+      const settings = JSON.parse('null') as { theme: string };
+      return settings.theme; // a TypeError: what an unanticipated bug looks like
+    }),
+  );
 
-  server.get('/protected', (ctx: Context) => {
-    const header = ctx.getRequestHeader('authorization');
-    if (header === undefined) throw new AuthenticationError('Missing Authorization header');
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (match === null) throw new AuthenticationError('Expected a Bearer token');
-    if (match[1] !== token) throw new AuthenticationError('Invalid token');
-    ctx.setResponseStatusCode(200).setResponseBodyJson({ status: 'authenticated' });
-  });
+  server.get(
+    at('/protected'),
+    scope.route((ctx: Context) => {
+      const header = ctx.getRequestHeader('authorization');
+      if (header === undefined) throw new AuthenticationError('Missing Authorization header');
+      const match = /^Bearer\s+(\S+)$/i.exec(header);
+      if (match === null) throw new AuthenticationError('Expected a Bearer token');
+      if (match[1] !== token) throw new AuthenticationError('Invalid token');
+      ctx.setResponseStatusCode(200).setResponseBodyJson({ status: 'authenticated' });
+    }),
+  );
 
-  server.post('/signup', (ctx: Context) => {
-    const signup = validateSignup(ctx.getRequestBodyJson());
-    ctx.setResponseStatusCode(201).setResponseBodyJson({ created: signup });
-  });
+  server.post(
+    at('/signup'),
+    scope.route((ctx: Context) => {
+      const signup = validateSignup(ctx.getRequestBodyJson());
+      ctx.setResponseStatusCode(201).setResponseBodyJson({ created: signup });
+    }),
+  );
 
-  server.get('/limited', (ctx: Context) => {
-    const client = ctx.getSocketHost() ?? 'unknown';
-    const now = Date.now();
-    // Forget expired windows now and then, so clients that never return do not pile up.
-    if (windows.size > 10_000) {
-      for (const [key, old] of windows) if (now - old.start >= rateWindowMs) windows.delete(key);
-    }
-    let window = windows.get(client);
-    if (window === undefined || now - window.start >= rateWindowMs) {
-      window = { start: now, count: 0 };
-      windows.set(client, window);
-    }
-    window.count++;
-    if (window.count > rateLimit) {
-      throw new RateLimitError(Math.max(1, Math.ceil((window.start + rateWindowMs - now) / 1000)));
-    }
-    ctx
-      .setResponseStatusCode(200)
-      .setResponseBodyJson({ remaining: rateLimit - window.count, limit: rateLimit });
-  });
+  server.get(
+    at('/limited'),
+    scope.route((ctx: Context) => {
+      const client = ctx.getSocketHost() ?? 'unknown';
+      const now = Date.now();
+      // Forget expired windows now and then, so clients that never return do not pile up.
+      if (windows.size > 10_000) {
+        for (const [key, old] of windows) if (now - old.start >= rateWindowMs) windows.delete(key);
+      }
+      let window = windows.get(client);
+      if (window === undefined || now - window.start >= rateWindowMs) {
+        window = { start: now, count: 0 };
+        windows.set(client, window);
+      }
+      window.count++;
+      if (window.count > rateLimit) {
+        throw new RateLimitError(
+          Math.max(1, Math.ceil((window.start + rateWindowMs - now) / 1000)),
+        );
+      }
+      ctx
+        .setResponseStatusCode(200)
+        .setResponseBodyJson({ remaining: rateLimit - window.count, limit: rateLimit });
+    }),
+  );
 
-  server.get('/flaky', async (ctx: Context) => {
-    const { value, attempts } = await processWithRetry(
-      () => attemptRequestProcessing(random, failureRate),
-      maxRetries,
-      {
-        baseDelayMs,
-        signal: ctx.signal,
-        onRetry: (attempt, error) =>
-          logger.warn(`GET /flaky attempt ${attempt} failed (${String(error)}), retrying`),
-      },
-    );
-    ctx.setResponseStatusCode(200).setResponseBodyJson({ ...value, attempts });
-  });
+  server.get(
+    at('/flaky'),
+    scope.route(async (ctx: Context) => {
+      const { value, attempts } = await processWithRetry(
+        () => attemptRequestProcessing(random, failureRate),
+        maxRetries,
+        {
+          baseDelayMs,
+          signal: ctx.signal,
+          onRetry: (attempt, error) =>
+            logger.warn(`GET /flaky attempt ${attempt} failed (${String(error)}), retrying`),
+        },
+      );
+      ctx.setResponseStatusCode(200).setResponseBodyJson({ ...value, attempts });
+    }),
+  );
 
   return server;
 }

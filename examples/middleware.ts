@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpError, Server, type Context, type ErrorHook, type Handler } from '../src/index.js';
+import { checkPrefix, joinPath, type MountOptions } from './mount.js';
 
 /** Where log lines go: `console.log` by default, an array in tests. */
 export type LogSink = (line: string) => void;
@@ -50,7 +51,12 @@ export function createLoggingMiddleware(sink: LogSink = console.log): LoggingMid
       );
     },
     error(ctx, error) {
-      const status = error instanceof HttpError ? error.status : 500;
+      // An error hook registered earlier may have answered already, with a status of its own.
+      const status = ctx.isSent()
+        ? ctx.getResponseStatusCode()
+        : error instanceof HttpError
+          ? error.status
+          : 500;
       const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       sink(
         `Request failed: ${ctx.getRequestMethod()} ${ctx.getRequestPath()} ` +
@@ -160,14 +166,27 @@ export function createCors(options: CorsOptions): Cors {
   };
 }
 
-/** Options for {@link createMiddlewareServer}. */
-export interface MiddlewareServerOptions {
-  host?: string;
-  port?: number;
+/** Options for {@link mountMiddleware}. */
+export interface MiddlewareMountOptions extends MountOptions {
   /** CORS allow-list; default {@link DEFAULT_ALLOWED_ORIGINS}. */
   origins?: readonly string[];
   /** Where log lines go; default `console.log`. */
   log?: LogSink;
+  /** Register the request logging (default true); server-wide, so once per server. */
+  logging?: boolean;
+  /** Register {@link securityMiddleware} (default true); server-wide, so once per server. */
+  securityHeaders?: boolean;
+  /**
+   * Register the CORS middleware and the OPTIONS preflight routes (default true). Turn it off
+   * where another program already answers CORS for the whole server.
+   */
+  cors?: boolean;
+}
+
+/** Options for {@link createMiddlewareServer}. */
+export interface MiddlewareServerOptions extends MiddlewareMountOptions {
+  host?: string;
+  port?: number;
 }
 
 /**
@@ -176,30 +195,46 @@ export interface MiddlewareServerOptions {
  */
 export function createMiddlewareServer(options: MiddlewareServerOptions = {}): Server {
   const server = new Server({ host: options.host ?? '0.0.0.0', port: options.port ?? 60004 });
-  const logging = createLoggingMiddleware(options.log);
-  const cors = createCors({ origins: options.origins ?? DEFAULT_ALLOWED_ORIGINS });
+  return mountMiddleware(server, options);
+}
+
+/**
+ * Mounts the chain and its API (see {@link createMiddlewareServer}) on `server`: logging,
+ * security headers and CORS act on every request to the server; the routes live under `prefix`.
+ */
+export function mountMiddleware(server: Server, options: MiddlewareMountOptions = {}): Server {
+  const prefix = checkPrefix(options.prefix);
+  const at = (path: string): string => joinPath(prefix, path);
 
   // Logging first, so its clock covers the other middleware too.
-  server.requestMiddleware(logging.request);
-  server.requestMiddleware(securityMiddleware);
-  server.requestMiddleware(cors.middleware);
-  server.responseMiddleware(logging.response);
-  server.errorHook(logging.error);
+  if (options.logging ?? true) {
+    const logging = createLoggingMiddleware(options.log);
+    server.requestMiddleware(logging.request);
+    server.responseMiddleware(logging.response);
+    server.errorHook(logging.error);
+  }
+  if (options.securityHeaders ?? true) server.requestMiddleware(securityMiddleware);
+  if (options.cors ?? true) {
+    const cors = createCors({ origins: options.origins ?? DEFAULT_ALLOWED_ORIGINS });
+    server.requestMiddleware(cors.middleware);
+    // One OPTIONS route per resource rather than a catch-all: a catch-all would make every
+    // unknown path "exist" and turn its 404 into a 405.
+    for (const path of ['/api/data', '/api/slow', '/api/fail']) {
+      server.options(at(path), cors.preflight);
+    }
+  }
 
-  // One OPTIONS route per resource rather than a catch-all: a catch-all would make every
-  // unknown path "exist" and turn its 404 into a 405.
-  for (const path of ['/api/data', '/api/slow', '/api/fail']) server.options(path, cors.preflight);
-  server.get('/api/data', (ctx) => {
+  server.get(at('/api/data'), (ctx) => {
     ctx.setResponseBodyJson({ message: 'Hello from hyperlane-ts', timestamp: Date.now() });
   });
-  server.post('/api/data', (ctx) => {
+  server.post(at('/api/data'), (ctx) => {
     ctx.setResponseBodyJson({ received: ctx.getRequestBodyJson() });
   });
-  server.get('/api/slow', async (ctx) => {
+  server.get(at('/api/slow'), async (ctx) => {
     await sleep(50);
     ctx.setResponseBodyJson({ sleptMs: 50 });
   });
-  server.get('/api/fail', () => {
+  server.get(at('/api/fail'), () => {
     throw new Error('simulated failure');
   });
   return server;

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { HttpError, Server, type Context, type ErrorHook, type Handler } from '../src/index.js';
+import { checkPrefix, joinPath, type MountOptions } from './mount.js';
 
 /** Counts of requests, as `/health` reports them. */
 export interface ConnectionStats {
@@ -145,14 +146,18 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
 /** Longest `ms` `/work` accepts. */
 export const MAX_WORK_MS = 10_000;
 
-/** Options for {@link createMonitoringServer}. */
-export interface MonitoringServerOptions {
-  host?: string;
-  port?: number;
+/** Options for {@link mountMonitoring}. */
+export interface MonitoringMountOptions extends MountOptions {
   /** Supply one to read the counters from outside. */
   monitor?: Monitor;
   /** Where unexpected errors are reported; default `console.error`. */
   logError?: (requestId: string, path: string, error: unknown) => void;
+}
+
+/** Options for {@link createMonitoringServer}. */
+export interface MonitoringServerOptions extends MonitoringMountOptions {
+  host?: string;
+  port?: number;
 }
 
 /**
@@ -160,11 +165,21 @@ export interface MonitoringServerOptions {
  * `/boom` (throws, to see it fall again anyway).
  */
 export function createMonitoringServer(options: MonitoringServerOptions = {}): Server {
+  const server = new Server({ host: options.host ?? '0.0.0.0', port: options.port ?? 60007 });
+  return mountMonitoring(server, options);
+}
+
+/**
+ * Mounts `{prefix}/health`, `{prefix}/work` and `{prefix}/boom`, plus the monitor's middleware
+ * and error hooks, which act on every request the server handles: request id, timing and
+ * connection counts (register once per server), and the log of unexpected errors.
+ */
+export function mountMonitoring(server: Server, options: MonitoringMountOptions = {}): Server {
+  const prefix = checkPrefix(options.prefix);
   const logError =
     options.logError ??
     ((id: string, path: string, error: unknown) => console.error(`[${id}] ${path}:`, error));
   const monitor = options.monitor ?? createMonitor();
-  const server = new Server({ host: options.host ?? '0.0.0.0', port: options.port ?? 60007 });
   server.requestMiddleware(monitor.requestId);
   server.requestMiddleware(monitor.trackConnection);
   server.responseMiddleware(monitor.finish);
@@ -175,8 +190,8 @@ export function createMonitoringServer(options: MonitoringServerOptions = {}): S
     }
   });
 
-  server.get('/health', monitor.health);
-  server.get('/work', async (ctx) => {
+  server.get(joinPath(prefix, '/health'), monitor.health);
+  server.get(joinPath(prefix, '/work'), async (ctx) => {
     const text = ctx.getRequestQuery('ms') ?? '100';
     const ms = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
     if (!(ms <= MAX_WORK_MS)) {
@@ -187,7 +202,7 @@ export function createMonitoringServer(options: MonitoringServerOptions = {}): S
     await delay(ms, ctx.signal);
     ctx.setResponseBodyJson({ workedMs: ms });
   });
-  server.get('/boom', () => {
+  server.get(joinPath(prefix, '/boom'), () => {
     throw new Error('simulated crash');
   });
   return server;

@@ -8,6 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpError, Server, type Context } from '../src/index.js';
+import { checkPrefix, joinPath, type MountOptions } from './mount.js';
 
 /** The n-th Fibonacci number, iteratively (exact up to n = 78). */
 export function calculateFibonacci(n: number): number {
@@ -137,10 +138,25 @@ export async function performanceTestEndpoint(ctx: Context): Promise<void> {
  * error rate move). Pass `metrics` to read them from outside.
  */
 export function createPerformanceServer(
-  options: { host?: string; port?: number; metrics?: PerformanceMetrics } = {},
+  options: { host?: string; port?: number } & PerformanceMountOptions = {},
 ): Server {
-  const metrics = options.metrics ?? new PerformanceMetrics();
   const server = new Server({ host: options.host ?? '0.0.0.0', port: options.port ?? 60005 });
+  return mountPerformance(server, options);
+}
+
+/** Options for {@link mountPerformance}. */
+export interface PerformanceMountOptions extends MountOptions {
+  /** The counters; pass them to read them from outside. A fresh set by default. */
+  metrics?: PerformanceMetrics;
+}
+
+/**
+ * Mounts `{prefix}/perf`, `{prefix}/stats` and `{prefix}/fail`, and the middleware and error
+ * hook that record every request the server handles (register once per server).
+ */
+export function mountPerformance(server: Server, options: PerformanceMountOptions = {}): Server {
+  const prefix = checkPrefix(options.prefix);
+  const metrics = options.metrics ?? new PerformanceMetrics();
 
   server.requestMiddleware((ctx) => {
     ctx.setAttribute(STARTED_AT, performance.now());
@@ -149,15 +165,21 @@ export function createPerformanceServer(
     metrics.recordRequest(elapsed(ctx), ctx.getResponseStatusCode());
   });
   // A throw skips response middleware; without this hook failures would vanish from the stats.
+  // An error hook registered earlier may have answered already, with a status of its own.
   server.errorHook((ctx, error) => {
-    metrics.recordRequest(elapsed(ctx), error instanceof HttpError ? error.status : 500);
+    const status = ctx.isSent()
+      ? ctx.getResponseStatusCode()
+      : error instanceof HttpError
+        ? error.status
+        : 500;
+    metrics.recordRequest(elapsed(ctx), status);
   });
 
-  server.get('/perf', performanceTestEndpoint);
-  server.get('/stats', (ctx) => {
+  server.get(joinPath(prefix, '/perf'), performanceTestEndpoint);
+  server.get(joinPath(prefix, '/stats'), (ctx) => {
     ctx.setResponseBodyJson(metrics.getStats());
   });
-  server.get('/fail', () => {
+  server.get(joinPath(prefix, '/fail'), () => {
     throw new Error('simulated failure');
   });
   return server;

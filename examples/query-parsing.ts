@@ -8,6 +8,7 @@
  * then serves GET http://localhost:60007/query?...
  */
 import { Server, type Context } from '../src/index.js';
+import { checkPrefix, joinPath, type MountOptions } from './mount.js';
 
 // Per pair, four numbers: key start, key end (the '=' or the pair's end), pair end, and 1 when
 // the key holds '+' or '%'. A pair without '=' has key end === pair end: an empty value.
@@ -307,9 +308,16 @@ export function compareWithUrlSearchParams(iterations = 200_000): QueryBenchmark
  * Builds the server: `GET /query?...` answers `{ count, params }`, where `params` maps every key
  * to all its values in order, parsed from the raw request target with {@link parseQuery}.
  */
-export function createQueryParsingServer(options: { host?: string; port?: number } = {}): Server {
+export function createQueryParsingServer(
+  options: { host?: string; port?: number } & MountOptions = {},
+): Server {
   const server = new Server({ host: options.host ?? '0.0.0.0', port: options.port ?? 60007 });
-  server.get('/query', (ctx: Context) => {
+  return mountQueryParsing(server, options);
+}
+
+/** Mounts `GET {prefix}/query` (see {@link createQueryParsingServer}); no middleware or hooks. */
+export function mountQueryParsing(server: Server, options: MountOptions = {}): Server {
+  server.get(joinPath(checkPrefix(options.prefix), '/query'), (ctx: Context) => {
     const view = parseQuery(queryOf(ctx.getRequestUrl()));
     ctx
       .setResponseStatusCode(200)

@@ -10,6 +10,7 @@
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { HttpError, Server, type Context } from '../src/index.js';
+import { checkPrefix, createRouteScope, joinPath, type MountOptions } from './mount.js';
 
 /** The outcome of checking a request's credentials. */
 export type AuthResult = { isValid: true; userId: string } | { isValid: false; reason: string };
@@ -179,14 +180,23 @@ function notFound(id: string): HttpError {
   return new HttpError(404, `no resource ${id}`, { code: 'NOT_FOUND' });
 }
 
-/** Options for {@link createRequestHandlerServer}. */
-export interface RequestHandlerOptions {
-  host?: string;
-  port?: number;
+/** Options for {@link mountRequestHandler}. */
+export interface RequestHandlerMountOptions extends MountOptions {
   /** HMAC secret for Bearer tokens (at least 16 bytes). */
   secret: string | Buffer;
   /** Where resources live; a fresh store by default. */
   store?: ResourceStore;
+  /**
+   * Register the `X-Request-ID` middleware (default true). Turn it off where another program
+   * on the same server already sets the id: the handler reports whichever id is set.
+   */
+  requestId?: boolean;
+}
+
+/** Options for {@link createRequestHandlerServer}. */
+export interface RequestHandlerOptions extends RequestHandlerMountOptions {
+  host?: string;
+  port?: number;
 }
 
 /**
@@ -196,25 +206,41 @@ export interface RequestHandlerOptions {
  * any other method → 405 JSON with `Allow`.
  */
 export function createRequestHandlerServer(options: RequestHandlerOptions): Server {
+  const server = new Server({ host: options.host ?? '0.0.0.0', port: options.port ?? 60003 });
+  return mountRequestHandler(server, options);
+}
+
+/**
+ * Mounts the request handler on `server`: `{prefix}/api/resources` (see
+ * {@link createRequestHandlerServer}), the `X-Request-ID` middleware (server-wide, unless
+ * `requestId: false`) and an error hook that logs unexpected errors of its own route.
+ */
+export function mountRequestHandler(server: Server, options: RequestHandlerMountOptions): Server {
   const { secret } = options;
   if (Buffer.byteLength(secret) < MIN_SECRET_BYTES) {
     throw new RangeError(`the token secret must be at least ${MIN_SECRET_BYTES} bytes`);
   }
+  const prefix = checkPrefix(options.prefix);
   const store = options.store ?? new ResourceStore();
-  const server = new Server({ host: options.host ?? '0.0.0.0', port: options.port ?? 60003 });
+  const scope = createRouteScope();
 
   // HttpErrors are answers we chose (404, 507, …); only unexpected throws are worth a log line.
   server.errorHook((ctx, error) => {
-    if (!(error instanceof HttpError)) {
+    if (scope.owns(ctx) && !(error instanceof HttpError)) {
       console.error(`[${ctx.getResponseHeader('x-request-id')}] unexpected error:`, error);
     }
   });
   // Middleware, not the handler, sets the id: so 404s and thrown errors carry it too.
-  server.requestMiddleware((ctx) => {
-    ctx.setResponseHeader('X-Request-ID', generateRequestId(ctx.getRequestHeader('x-request-id')));
-  });
+  if (options.requestId ?? true) {
+    server.requestMiddleware((ctx) => {
+      ctx.setResponseHeader(
+        'X-Request-ID',
+        generateRequestId(ctx.getRequestHeader('x-request-id')),
+      );
+    });
+  }
 
-  server.route('/api/resources', (ctx) => {
+  const resources = scope.route((ctx) => {
     const method = ctx.getRequestMethod();
     const path = ctx.getRequestPath();
     const headers = ctx.getRequestHeaders();
@@ -291,6 +317,7 @@ export function createRequestHandlerServer(options: RequestHandlerOptions): Serv
       },
     });
   });
+  server.route(joinPath(prefix, '/api/resources'), resources);
   return server;
 }
 

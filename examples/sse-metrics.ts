@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import { CONTENT_TYPE, Server, sseEvent, TEXT_EVENT_STREAM, type Context } from '../src/index.js';
+import { checkPrefix, joinPath, type MountOptions } from './mount.js';
 
 /** One sample of system and process metrics. */
 export interface SystemMetrics {
@@ -63,13 +64,25 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** Options for {@link mountMetrics}. */
+export interface MetricsMountOptions extends MountOptions {
+  /** Time between events, in ms. Default 1000. */
+  intervalMs?: number;
+}
+
 /** Builds the metrics server: `GET /metrics` streams events; ids resume after `Last-Event-ID`. */
 export function createMetricsServer(
-  options: { port?: number; host?: string; intervalMs?: number } = {},
+  options: { port?: number; host?: string } & MetricsMountOptions = {},
 ): Server {
-  const intervalMs = options.intervalMs ?? 1000;
   const server = new Server({ host: options.host ?? '0.0.0.0', port: options.port ?? 60001 });
-  server.get('/metrics', async (ctx: Context) => {
+  return mountMetrics(server, options);
+}
+
+/** Mounts the stream at `GET {prefix}/metrics`; it adds no middleware or hooks. */
+export function mountMetrics(server: Server, options: MetricsMountOptions = {}): Server {
+  const prefix = checkPrefix(options.prefix);
+  const intervalMs = options.intervalMs ?? 1000;
+  server.get(joinPath(prefix, '/metrics'), async (ctx: Context) => {
     ctx
       .setResponseHeader(CONTENT_TYPE, TEXT_EVENT_STREAM)
       .setResponseHeader('Cache-Control', 'no-cache')

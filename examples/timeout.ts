@@ -6,6 +6,7 @@
  * `curl localhost:60006/slow?delay=5000` (budget 1 s).
  */
 import { HttpError, Server, type Context, type Handler } from '../src/index.js';
+import { checkPrefix, joinPath, type MountOptions } from './mount.js';
 
 /** Options for {@link withTimeout}. */
 export interface TimeoutOptions {
@@ -91,12 +92,24 @@ export async function slowHandler(ctx: Context): Promise<void> {
   ctx.setResponseStatusCode(200).setResponseBody('Request processed successfully');
 }
 
+/** Options for {@link mountTimeout}. */
+export interface TimeoutMountOptions extends MountOptions {
+  /** The handler's budget, in ms. Default 1000. */
+  budgetMs?: number;
+}
+
 /** Builds the server: `GET /slow?delay=ms` under a `budgetMs` budget (default 1 s). */
 export function createTimeoutServer(
-  options: { host?: string; port?: number; budgetMs?: number } = {},
+  options: { host?: string; port?: number } & TimeoutMountOptions = {},
 ): Server {
   const server = new Server({ host: options.host ?? '0.0.0.0', port: options.port ?? 60006 });
-  server.get('/slow', withTimeout(options.budgetMs ?? 1000, slowHandler));
+  return mountTimeout(server, options);
+}
+
+/** Mounts `GET {prefix}/slow?delay=ms` under its budget; it adds no middleware or hooks. */
+export function mountTimeout(server: Server, options: TimeoutMountOptions = {}): Server {
+  const path = joinPath(checkPrefix(options.prefix), '/slow');
+  server.get(path, withTimeout(options.budgetMs ?? 1000, slowHandler));
   return server;
 }
 

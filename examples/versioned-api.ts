@@ -5,6 +5,7 @@
  * Run: `node .build/examples/versioned-api.js`, then GET http://localhost:60009/api/v2/users.
  */
 import { Server, type Context } from '../src/index.js';
+import { checkPrefix, joinPath, type MountOptions } from './mount.js';
 
 /** One user row of the in-memory table. */
 export interface User {
@@ -189,12 +190,24 @@ function apiRoute(ctx: Context): void {
  * is not `v<digits>` (`/api/x/users`) still gets the 400 JSON rather than a bare 404, and extra
  * segments get the JSON 404.
  */
-export function createVersionedApiServer(options: { host?: string; port?: number } = {}): Server {
+export function createVersionedApiServer(
+  options: { host?: string; port?: number } & MountOptions = {},
+): Server {
   const server = new Server({ host: options.host ?? '0.0.0.0', port: options.port ?? 60009 });
-  server.route('/api/{version:^v\\d+$}/{resource}/{id}', apiRoute);
-  server.route('/api/{version:^v\\d+$}/{resource}', apiRoute);
+  return mountVersionedApi(server, options);
+}
+
+/**
+ * Mounts the API under `{prefix}/api/` (see {@link createVersionedApiServer}); no middleware or
+ * hooks. Its catch-all answers every `{prefix}/api/...` path no static or dynamic route of the
+ * server claims, so other programs' `/api` routes belong under their own prefix.
+ */
+export function mountVersionedApi(server: Server, options: MountOptions = {}): Server {
+  const api = joinPath(checkPrefix(options.prefix), '/api');
+  server.route(`${api}/{version:^v\\d+$}/{resource}/{id}`, apiRoute);
+  server.route(`${api}/{version:^v\\d+$}/{resource}`, apiRoute);
   // Regex routes are tried in registration order, so this one only sees what the two above refused.
-  server.route('/api/{rest:^.*$}', (ctx) => {
+  server.route(`${api}/{rest:^.*$}`, (ctx) => {
     const version = (ctx.getRouteParam('rest') ?? '').split('/')[0] ?? '';
     if (!API.has(version)) {
       send(ctx, handleApiRequest({ method: ctx.getRequestMethod(), version, resource: '' }));
