@@ -43,6 +43,8 @@ export class Context {
   _streamEnded = false;
   /** @internal An error was thrown after the response (or stream) had started. */
   _failed = false;
+  /** @internal Index of the chain step to run next once a suspended step settles; -1 if none. */
+  _resumeAt = -1;
   /** @internal The exchange is over: nothing more can be written. */
   _done = false;
   /** @internal A response header holds bytes above 0x7f, so the head must be written as latin1. */

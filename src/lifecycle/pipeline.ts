@@ -58,30 +58,25 @@ export class Pipeline {
    * @returns undefined when the chain completed synchronously, else a promise that never rejects
    */
   run(ctx: Context, route: Handler, autoSend: boolean): Promise<void> | undefined {
-    return this.runFrom(ctx, route, autoSend, 0);
+    const pending = this.step(ctx, route, autoSend, 0);
+    return pending === undefined ? undefined : this.drive(ctx, route, autoSend, pending);
   }
 
   /**
-   * Runs the error hooks for `error` and, unless a response already went out, sends the error
-   * response. Also used by the server for errors outside the chain (WebSocket hooks).
+   * The resumable core of `run()`, for callers that drive it themselves without an async
+   * function per request (the HTTP connection). Runs steps from `start` until one suspends.
+   * @returns undefined when the chain is done (response auto-sent if `autoSend`). Otherwise a
+   *   promise: when `ctx._resumeAt >= 0` it is the suspended step's own result, which may
+   *   reject; the caller must then call `step(ctx, route, autoSend, ctx._resumeAt)` once it
+   *   fulfils (after resetting `_resumeAt` to -1) or `handleError(ctx, error)` if it rejects.
+   *   When `ctx._resumeAt < 0` it is error handling under way, which never rejects.
    */
-  handleError(ctx: Context, error: unknown): Promise<void> | undefined {
-    ctx._aborted = true;
-    const hooks = this.errorHooks;
-    if (hooks.length === 0) {
-      if (isWorthLogging(error)) this.logError('unhandled error in a request handler', error);
-      this.sendError(ctx, error);
-      return undefined;
-    }
-    return this.runErrorHooks(ctx, error, 0);
-  }
-
-  private runFrom(
+  step(
     ctx: Context,
     route: Handler,
     autoSend: boolean,
     start: number,
-  ): Promise<void> | undefined {
+  ): PromiseLike<unknown> | undefined {
     const before = this.requestMiddleware;
     const after = this.responseMiddleware;
     const routeIndex = before.length;
@@ -100,27 +95,53 @@ export class Pipeline {
       } catch (error) {
         return this.handleError(ctx, error);
       }
-      if (isPromiseLike(result)) return this.resume(ctx, route, autoSend, result, index + 1);
+      if (isPromiseLike(result)) {
+        ctx._resumeAt = index + 1;
+        return result;
+      }
     }
     if (autoSend && !ctx._sent) ctx.sendNow();
     return undefined;
   }
 
-  private async resume(
+  /** Awaits suspended steps one after another until the chain is done; never rejects. */
+  private async drive(
     ctx: Context,
     route: Handler,
     autoSend: boolean,
-    pending: PromiseLike<unknown>,
-    next: number,
+    first: PromiseLike<unknown>,
   ): Promise<void> {
-    try {
-      await pending;
-    } catch (error) {
-      await this.handleError(ctx, error);
-      return;
+    let pending: PromiseLike<unknown> | undefined = first;
+    while (pending !== undefined) {
+      const resumeAt = ctx._resumeAt;
+      if (resumeAt < 0) {
+        await pending; // error hooks under way
+        return;
+      }
+      ctx._resumeAt = -1;
+      try {
+        await pending;
+      } catch (error) {
+        await this.handleError(ctx, error);
+        return;
+      }
+      pending = this.step(ctx, route, autoSend, resumeAt);
     }
-    const rest = this.runFrom(ctx, route, autoSend, next);
-    if (rest !== undefined) await rest;
+  }
+
+  /**
+   * Runs the error hooks for `error` and, unless a response already went out, sends the error
+   * response. Also used by the server for errors outside the chain (WebSocket hooks).
+   */
+  handleError(ctx: Context, error: unknown): Promise<void> | undefined {
+    ctx._aborted = true;
+    const hooks = this.errorHooks;
+    if (hooks.length === 0) {
+      if (isWorthLogging(error)) this.logError('unhandled error in a request handler', error);
+      this.sendError(ctx, error);
+      return undefined;
+    }
+    return this.runErrorHooks(ctx, error, 0);
   }
 
   private async runErrorHooks(ctx: Context, error: unknown, start: number): Promise<void> {

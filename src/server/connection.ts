@@ -4,6 +4,7 @@ import type { ResponseChannel, SocketAddress, WsMessage } from '../context/respo
 import { HyperlaneError } from '../error/hyperlane-error.js';
 import type { ParsedRequest } from '../http/parsed-request.js';
 import { HttpParseError, RequestParser } from '../http/request-parser.js';
+import { lastClockReading } from '../http/date-cache.js';
 import { ConnectionHeader, Framing, serializeResponseHead } from '../http/response-head.js';
 import { reasonPhrase, statusAllowsBody } from '../http/status.js';
 import { resolveRoute } from '../lifecycle/route-resolution.js';
@@ -40,6 +41,9 @@ export class Connection implements ResponseChannel {
   private readonly engine: Engine;
   private parser: RequestParser;
   private asyncDone: (() => void) | null = null;
+  private stepFulfilled: (() => void) | null = null;
+  private stepRejected: ((error: unknown) => void) | null = null;
+  private currentRoute: Handler | null = null;
   private current: Context | null = null;
   private peerGone = false;
   private readEnded = false;
@@ -149,14 +153,59 @@ export class Connection implements ResponseChannel {
       this.startUpgrade(ctx, route, engine.ws);
       return false;
     }
-    const pending = engine.pipeline.run(ctx, route, true);
+    this.currentRoute = route;
+    const pending = engine.pipeline.step(ctx, route, true, 0);
     if (pending !== undefined) {
-      // Bound on first use and reused: one function per connection, none per request.
-      const done = (this.asyncDone ??= this.onAsyncExchangeDone.bind(this));
-      pending.then(done, done);
+      this.awaitStep(ctx, pending);
       return false;
     }
     return this.completeExchange(ctx);
+  }
+
+  /**
+   * Waits for a suspended step (or for error handling) with callbacks bound once per
+   * connection, rather than an async function and its promises per request.
+   */
+  private awaitStep(ctx: Context, pending: PromiseLike<unknown>): void {
+    if (ctx._resumeAt < 0) {
+      const done = (this.asyncDone ??= this.onAsyncExchangeDone.bind(this));
+      pending.then(done, done);
+      return;
+    }
+    this.stepFulfilled ??= this.onStepFulfilled.bind(this);
+    this.stepRejected ??= this.onStepRejected.bind(this);
+    pending.then(this.stepFulfilled, this.stepRejected);
+  }
+
+  private onStepFulfilled(): void {
+    const ctx = this.current;
+    if (ctx === null) return;
+    const resumeAt = ctx._resumeAt;
+    ctx._resumeAt = -1;
+    let pending: PromiseLike<unknown> | undefined;
+    try {
+      pending = this.engine.pipeline.step(ctx, this.currentRoute!, true, resumeAt);
+    } catch (error) {
+      this.failExchange(error);
+      return;
+    }
+    if (pending !== undefined) this.awaitStep(ctx, pending);
+    else this.onAsyncExchangeDone();
+  }
+
+  private onStepRejected(error: unknown): void {
+    const ctx = this.current;
+    if (ctx === null) return;
+    ctx._resumeAt = -1;
+    let pending: PromiseLike<unknown> | undefined;
+    try {
+      pending = this.engine.pipeline.handleError(ctx, error);
+    } catch (failure) {
+      this.failExchange(failure);
+      return;
+    }
+    if (pending !== undefined) this.awaitStep(ctx, pending);
+    else this.onAsyncExchangeDone();
   }
 
   /** Runs the handshake checks and `preWsUpgrade` hooks, then upgrades or answers over HTTP. */
@@ -259,7 +308,7 @@ export class Connection implements ResponseChannel {
     ctx._finish();
     this.current = null;
     this.busy = false;
-    this.lastActivity = Date.now();
+    this.lastActivity = lastClockReading();
     if (this.peerGone) return false;
     if (!ctx._keepAlive || this.closing) {
       this.closeGracefully();
