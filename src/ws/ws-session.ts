@@ -122,7 +122,9 @@ export class WsSession implements ResponseChannel {
   private waitingForMessage: ((message: QueuedMessage | undefined) => void) | null = null;
   private drainWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> | null =
     null;
-  private afterAsync: (() => void) | null = null;
+  private messageDone: (() => void) | null = null;
+  private stepFulfilled: (() => void) | null = null;
+  private stepRejected: ((error: unknown) => void) | null = null;
   /** @internal Answered the last ping. */
   alive = true;
   /** @internal The code we closed with, or a protocol error forced: reported when the peer's is missing. */
@@ -299,7 +301,7 @@ export class WsSession implements ResponseChannel {
       this.close(1000, '');
       return;
     }
-    void this.processQueue();
+    this.processQueue();
   }
 
   /** @internal */
@@ -321,7 +323,7 @@ export class WsSession implements ResponseChannel {
     this.queue.push(message);
     this.queuedBytes += message.data.length;
     if (this.queuedBytes > this.settings.readBufferSize && !this.ws!.isPaused) this.ws!.pause();
-    if (this.ready && !this.processing && !this.handlerMode) void this.processQueue();
+    if (this.ready && !this.processing && !this.handlerMode) this.processQueue();
   }
 
   private consumed(message: QueuedMessage): void {
@@ -336,33 +338,63 @@ export class WsSession implements ResponseChannel {
     const ctx = this.ctx;
     ctx._requestBody = data;
     ctx._wsMessageType = isBinary ? 'binary' : 'text';
+    this.runCurrentMessage();
+  }
+
+  /** Runs the chain for the message now in the Context; marks the session busy if it suspends. */
+  private runCurrentMessage(): void {
+    const ctx = this.ctx;
     ctx._aborted = false;
-    const pending = this.settings.pipeline.run(ctx, this.route, false);
+    const pending = this.settings.pipeline.step(ctx, this.route, false, 0);
     if (pending !== undefined) {
       this.processing = true;
-      // Bound on first use: many connections never run an asynchronous handler.
-      void pending.then((this.afterAsync ??= this.afterAsyncMessage.bind(this)));
+      this.awaitStep(pending);
     }
   }
 
-  private afterAsyncMessage(): void {
-    this.processing = false;
-    if (this.queue.length > 0 && !this.ended) void this.processQueue();
+  /**
+   * Waits for a suspended step (or error handling) with callbacks bound once per session:
+   * no async function and no extra promises per message.
+   */
+  private awaitStep(pending: PromiseLike<unknown>): void {
+    if (this.ctx._resumeAt < 0) {
+      const done = (this.messageDone ??= this.onMessageDone.bind(this));
+      pending.then(done, done);
+      return;
+    }
+    this.stepFulfilled ??= this.onStepFulfilled.bind(this);
+    this.stepRejected ??= this.onStepRejected.bind(this);
+    pending.then(this.stepFulfilled, this.stepRejected);
   }
 
-  /** Runs the pipeline for each queued message in turn. */
-  private async processQueue(): Promise<void> {
-    this.processing = true;
+  private onStepFulfilled(): void {
     const ctx = this.ctx;
-    const pipeline = this.settings.pipeline;
-    let message: QueuedMessage | undefined;
-    while (!this.ended && (message = this.queue.shift()) !== undefined) {
-      this.consumed(message);
-      ctx._aborted = false;
-      const pending = pipeline.run(ctx, this.route, false);
-      if (pending !== undefined) await pending;
-    }
+    const resumeAt = ctx._resumeAt;
+    ctx._resumeAt = -1;
+    const pending = this.settings.pipeline.step(ctx, this.route, false, resumeAt);
+    if (pending !== undefined) this.awaitStep(pending);
+    else this.onMessageDone();
+  }
+
+  private onStepRejected(error: unknown): void {
+    this.ctx._resumeAt = -1;
+    const pending = this.settings.pipeline.handleError(this.ctx, error);
+    if (pending !== undefined) this.awaitStep(pending);
+    else this.onMessageDone();
+  }
+
+  private onMessageDone(): void {
     this.processing = false;
+    this.processQueue();
+  }
+
+  /** Runs queued messages in order until one suspends (its completion resumes the queue). */
+  private processQueue(): void {
+    let message: QueuedMessage | undefined;
+    while (!this.processing && !this.ended && (message = this.queue.shift()) !== undefined) {
+      this.consumed(message);
+      this.runCurrentMessage();
+    }
   }
 
   /** @internal */
