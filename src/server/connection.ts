@@ -7,6 +7,7 @@ import { HttpParseError, RequestParser } from '../http/request-parser.js';
 import { lastClockReading } from '../http/date-cache.js';
 import { ConnectionHeader, Framing, serializeResponseHead } from '../http/response-head.js';
 import { reasonPhrase, statusAllowsBody } from '../http/status.js';
+import { ChainRunner } from '../lifecycle/chain-runner.js';
 import { resolveRoute } from '../lifecycle/route-resolution.js';
 import type { Handler } from '../lifecycle/pipeline.js';
 import { SSE_KEEP_ALIVE } from '../sse/sse-event.js';
@@ -40,10 +41,8 @@ export class Connection implements ResponseChannel {
 
   private readonly engine: Engine;
   private parser: RequestParser;
-  private asyncDone: (() => void) | null = null;
-  private stepFulfilled: (() => void) | null = null;
-  private stepRejected: ((error: unknown) => void) | null = null;
-  private currentRoute: Handler | null = null;
+  /** Runs each request's chain; made on the first request. */
+  private runner: ChainRunner | null = null;
   private current: Context | null = null;
   private peerGone = false;
   private readEnded = false;
@@ -153,59 +152,12 @@ export class Connection implements ResponseChannel {
       this.startUpgrade(ctx, route, engine.ws);
       return false;
     }
-    this.currentRoute = route;
-    const pending = engine.pipeline.step(ctx, route, true, 0);
-    if (pending !== undefined) {
-      this.awaitStep(ctx, pending);
-      return false;
-    }
-    return this.completeExchange(ctx);
-  }
-
-  /**
-   * Waits for a suspended step (or for error handling) with callbacks bound once per
-   * connection, rather than an async function and its promises per request.
-   */
-  private awaitStep(ctx: Context, pending: PromiseLike<unknown>): void {
-    if (ctx._resumeAt < 0) {
-      const done = (this.asyncDone ??= this.onAsyncExchangeDone.bind(this));
-      pending.then(done, done);
-      return;
-    }
-    this.stepFulfilled ??= this.onStepFulfilled.bind(this);
-    this.stepRejected ??= this.onStepRejected.bind(this);
-    pending.then(this.stepFulfilled, this.stepRejected);
-  }
-
-  private onStepFulfilled(): void {
-    const ctx = this.current;
-    if (ctx === null) return;
-    const resumeAt = ctx._resumeAt;
-    ctx._resumeAt = -1;
-    let pending: PromiseLike<unknown> | undefined;
-    try {
-      pending = this.engine.pipeline.step(ctx, this.currentRoute!, true, resumeAt);
-    } catch (error) {
-      this.failExchange(error);
-      return;
-    }
-    if (pending !== undefined) this.awaitStep(ctx, pending);
-    else this.onAsyncExchangeDone();
-  }
-
-  private onStepRejected(error: unknown): void {
-    const ctx = this.current;
-    if (ctx === null) return;
-    ctx._resumeAt = -1;
-    let pending: PromiseLike<unknown> | undefined;
-    try {
-      pending = this.engine.pipeline.handleError(ctx, error);
-    } catch (failure) {
-      this.failExchange(failure);
-      return;
-    }
-    if (pending !== undefined) this.awaitStep(ctx, pending);
-    else this.onAsyncExchangeDone();
+    const runner = (this.runner ??= new ChainRunner(
+      engine.pipeline,
+      this.onAsyncExchangeDone.bind(this),
+      this.failExchange.bind(this),
+    ));
+    return runner.run(ctx, route, true) ? this.completeExchange(ctx) : false;
   }
 
   /** Runs the handshake checks and `preWsUpgrade` hooks, then upgrades or answers over HTTP. */

@@ -3,6 +3,7 @@ import type { WebSocket } from 'ws';
 import type { Context } from '../context/context.js';
 import type { ResponseChannel, SocketAddress, WsMessage } from '../context/response-channel.js';
 import { HyperlaneError } from '../error/hyperlane-error.js';
+import { ChainRunner } from '../lifecycle/chain-runner.js';
 import type { Handler, Pipeline } from '../lifecycle/pipeline.js';
 
 /** Runs once when a WebSocket connection ends, with the close code and reason. */
@@ -122,9 +123,8 @@ export class WsSession implements ResponseChannel {
   private waitingForMessage: ((message: QueuedMessage | undefined) => void) | null = null;
   private drainWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> | null =
     null;
-  private messageDone: (() => void) | null = null;
-  private stepFulfilled: (() => void) | null = null;
-  private stepRejected: ((error: unknown) => void) | null = null;
+  /** Runs each message's chain; made on the first message. */
+  private runner: ChainRunner | null = null;
   /** @internal Answered the last ping. */
   alive = true;
   /** @internal The code we closed with, or a protocol error forced: reported when the peer's is missing. */
@@ -345,42 +345,17 @@ export class WsSession implements ResponseChannel {
   private runCurrentMessage(): void {
     const ctx = this.ctx;
     ctx._aborted = false;
-    const pending = this.settings.pipeline.step(ctx, this.route, false, 0);
-    if (pending !== undefined) {
-      this.processing = true;
-      this.awaitStep(pending);
-    }
+    const runner = (this.runner ??= new ChainRunner(
+      this.settings.pipeline,
+      this.onMessageDone.bind(this),
+      this.onRunnerFailure.bind(this),
+    ));
+    if (!runner.run(ctx, this.route, false)) this.processing = true;
   }
 
-  /**
-   * Waits for a suspended step (or error handling) with callbacks bound once per session:
-   * no async function and no extra promises per message.
-   */
-  private awaitStep(pending: PromiseLike<unknown>): void {
-    if (this.ctx._resumeAt < 0) {
-      const done = (this.messageDone ??= this.onMessageDone.bind(this));
-      pending.then(done, done);
-      return;
-    }
-    this.stepFulfilled ??= this.onStepFulfilled.bind(this);
-    this.stepRejected ??= this.onStepRejected.bind(this);
-    pending.then(this.stepFulfilled, this.stepRejected);
-  }
-
-  private onStepFulfilled(): void {
-    const ctx = this.ctx;
-    const resumeAt = ctx._resumeAt;
-    ctx._resumeAt = -1;
-    const pending = this.settings.pipeline.step(ctx, this.route, false, resumeAt);
-    if (pending !== undefined) this.awaitStep(pending);
-    else this.onMessageDone();
-  }
-
-  private onStepRejected(error: unknown): void {
-    this.ctx._resumeAt = -1;
-    const pending = this.settings.pipeline.handleError(this.ctx, error);
-    if (pending !== undefined) this.awaitStep(pending);
-    else this.onMessageDone();
+  private onRunnerFailure(error: unknown): void {
+    this.settings.logError('WebSocket message handling failed', error);
+    this.onMessageDone();
   }
 
   private onMessageDone(): void {
