@@ -329,7 +329,9 @@ export class Connection implements ResponseChannel {
     }
     const head = serializeResponseHead(status, ctx._headers, Framing.Length, length, connection);
     if (typeof body === 'string' && !ctx._latin1Head) {
-      socket.write(length === 0 ? head : head + body);
+      // A body whose UTF-8 length equals its length is ASCII, and so is the head: write it as
+      // latin1, a straight byte copy, instead of transcoding it as UTF-8.
+      socket.write(length === 0 ? head : head + body, length === body.length ? 'latin1' : 'utf8');
     } else {
       socket.cork();
       this.writeHead(ctx, head);
