@@ -271,6 +271,15 @@ export class WsSession implements ResponseChannel {
       return Promise.resolve(queued);
     }
     if (this.ended) return Promise.resolve(undefined);
+    if (this.waitingForMessage !== null) {
+      // Two readers would race for each message; the first would wait forever. Refuse the second.
+      return Promise.reject(
+        new HyperlaneError(
+          'HL_ERR_SERVER_STATE',
+          'ctx.wsMessages() is already being read on this connection',
+        ),
+      );
+    }
     return new Promise((resolve) => {
       this.waitingForMessage = resolve;
     });
