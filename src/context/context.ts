@@ -1,11 +1,11 @@
 import { HttpError } from '../error/http-error.js';
-import { HyperlaneError } from '../error/hyperlane-error.js';
+import { HyperlaneError, peerGoneError } from '../error/hyperlane-error.js';
 import type { ParsedRequest } from '../http/parsed-request.js';
 import { parseCookieHeader, type CookieBuilder } from './cookie.js';
 import type { ResponseChannel, SocketAddress, WsMessage } from './response-channel.js';
 import type { InferSchemaOutput, StandardSchemaV1 } from './standard-schema.js';
+import { TOKEN } from '../util/token.js';
 
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // No CR, LF or NUL: a header value that could end the line would let a caller forge headers.
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const ASCII_HEADER_VALUE = /^[\t\x20-\x7e]*$/;
@@ -443,13 +443,13 @@ export class Context {
     // no extra promise and no extra turns of the microtask queue (one per WebSocket message).
     if (this._webSocket) return this._channel.sendChunk(this, this._body);
     if (this._channel.isPeerGone() || this._streamEnded || this._done) {
-      return Promise.reject(new HyperlaneError('HL_ERR_PEER_GONE', 'the client has gone away'));
+      return Promise.reject(peerGoneError());
     }
     if (!this._sent) {
       this._streaming = true;
       this._sent = true;
       if (!this._channel.sendResponse(this, true)) {
-        return Promise.reject(new HyperlaneError('HL_ERR_PEER_GONE', 'the client has gone away'));
+        return Promise.reject(peerGoneError());
       }
     } else if (!this._streaming) {
       return Promise.reject(
@@ -550,6 +550,20 @@ export class Context {
 
   // ---- internals used by the lifecycle and the transports -------------------------------------
 
+  /**
+   * @internal Gives a non-empty body without a content type the default one: UTF-8 text for a
+   * string, octet-stream for bytes. Every transport calls it before writing the head.
+   */
+  _applyDefaultContentType(): void {
+    const body = this._body;
+    if (body.length > 0 && !this._headers.has('content-type')) {
+      this._headers.set(
+        'content-type',
+        typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream',
+      );
+    }
+  }
+
   /** @internal Fires `signal` (if anyone asked for it): the exchange is over or the peer left. */
   _finish(): void {
     this._done = true;
@@ -589,7 +603,7 @@ export class Context {
 }
 
 function checkHeaderName(name: string): string {
-  if (!HEADER_NAME.test(name)) {
+  if (!TOKEN.test(name)) {
     throw new HyperlaneError('HL_ERR_HEADER_INVALID', `invalid response header name "${name}"`);
   }
   return name.toLowerCase();

@@ -1,6 +1,6 @@
 import { HyperlaneError } from '../error/hyperlane-error.js';
+import { TOKEN } from '../util/token.js';
 
-const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // RFC 6265 §4.1.1 cookie-octet, optionally inside double quotes.
 const COOKIE_VALUE =
   /^(?:"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"|[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*)$/;
@@ -23,7 +23,7 @@ export class CookieBuilder {
    * @param value - cookie value; encoded when it has characters a cookie cannot carry
    */
   constructor(name: string, value: string) {
-    if (!COOKIE_NAME.test(name)) {
+    if (!TOKEN.test(name)) {
       throw new HyperlaneError('HL_ERR_HEADER_INVALID', `invalid cookie name "${name}"`);
     }
     const encoded = COOKIE_VALUE.test(value) ? value : encodeURIComponent(value);

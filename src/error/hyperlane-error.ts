@@ -29,3 +29,8 @@ export class HyperlaneError extends Error {
     this.code = code;
   }
 }
+
+/** The error a send rejects with once the client has gone away (`HL_ERR_PEER_GONE`). */
+export function peerGoneError(message = 'the client has gone away'): HyperlaneError {
+  return new HyperlaneError('HL_ERR_PEER_GONE', message);
+}

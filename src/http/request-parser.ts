@@ -1,4 +1,5 @@
 import { ParsedRequest } from './parsed-request.js';
+import { TOKEN } from '../util/token.js';
 
 /** A request the parser refuses; `status` is what the client is told before the connection closes. */
 export class HttpParseError extends Error {
@@ -24,8 +25,6 @@ export interface ParserLimits {
   readonly maxBodySize: number;
 }
 
-// RFC 9110 §5.6.2 token characters.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // RFC 9110 §5.5 field-value: HTAB, SP, VCHAR, obs-text. Anything else (NUL, bare CR, CTLs) is refused.
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 // Printable ASCII only; spaces and controls in a target are a framing attack, not a path.

@@ -20,8 +20,11 @@ export const enum ConnectionHeader {
   KeepAlive,
 }
 
-// Framing and connection management are the server's job; values a handler set are dropped.
-function isFramingHeader(name: string): boolean {
+/**
+ * Framing and connection management are the server's job: a handler's values for these
+ * headers are dropped from every response.
+ */
+export function isFramingHeader(name: string): boolean {
   return name === 'content-length' || name === 'transfer-encoding' || name === 'connection';
 }
 

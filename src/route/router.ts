@@ -1,5 +1,6 @@
 import { HyperlaneError } from '../error/hyperlane-error.js';
 import { MatchScratch, PATH_MALFORMED, PATH_MATCH, RoutePattern } from './pattern.js';
+import { TOKEN } from '../util/token.js';
 
 /** A successful match: the handler, its decoded params and the pattern as registered. */
 export type RouteFound<H> = {
@@ -23,7 +24,6 @@ export type RouteMatch<H> =
 const EMPTY_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const NOT_FOUND: { status: 404 } = Object.freeze({ status: 404 as const });
 /** RFC 9110 token characters: anything else could not arrive as a request method. */
-const METHOD_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const ANY_METHOD = '*';
 
 /** One registered pattern and its handlers, one slot per method plus the any-method slot. */
@@ -73,7 +73,7 @@ export class Router<H> {
    *   `HL_ERR_ROUTE_DUPLICATE` if this pattern already has a handler for this method
    */
   add(method: string, pattern: string, handler: H): void {
-    if (typeof method !== 'string' || !METHOD_TOKEN.test(method)) {
+    if (typeof method !== 'string' || !TOKEN.test(method)) {
       throw new HyperlaneError(
         'HL_ERR_ROUTE_INVALID',
         `Invalid method '${String(method)}' for route pattern '${pattern}'`,

@@ -1,4 +1,5 @@
 import { HyperlaneError } from '../error/hyperlane-error.js';
+import { TOKEN } from '../util/token.js';
 
 /** TLS material for HTTPS (PEM strings or buffers). */
 export interface TlsOptions {
@@ -121,8 +122,7 @@ const CHECKS: Record<keyof ServerConfig, Check> = {
       ? null
       : 'false or a positive integer (milliseconds)',
   wsProtocols: (value) =>
-    Array.isArray(value) &&
-    value.every((item) => typeof item === 'string' && /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(item))
+    Array.isArray(value) && value.every((item) => typeof item === 'string' && TOKEN.test(item))
       ? null
       : 'an array of subprotocol tokens',
   wsCompression: (value) => {

@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
 import { Context } from '../context/context.js';
 import type { ResponseChannel, SocketAddress, WsMessage } from '../context/response-channel.js';
-import { HyperlaneError } from '../error/hyperlane-error.js';
+import { peerGoneError } from '../error/hyperlane-error.js';
+import { DrainWaiters, noop, RESOLVED } from '../util/drain-waiters.js';
 import type { ParsedRequest } from '../http/parsed-request.js';
 import { HttpParseError, RequestParser } from '../http/request-parser.js';
 import { lastClockReading } from '../http/date-cache.js';
@@ -21,8 +22,6 @@ const CHUNKED_END = '0\r\n\r\n';
 // When linger is off, a closing connection whose queued bytes make no progress for this long is
 // destroyed; without a bound a peer that never reads would hold the memory forever.
 const DEFAULT_CLOSE_GRACE_MS = 5_000;
-
-type DrainWaiter = { resolve: () => void; reject: (error: Error) => void };
 
 /**
  * One client connection: feeds socket bytes to the parser, runs each request through the
@@ -48,7 +47,7 @@ export class Connection implements ResponseChannel {
   private readEnded = false;
   private closing = false;
   private paused = false;
-  private drainWaiters: DrainWaiter[] | null = null;
+  private drain: DrainWaiters | null = null;
   private remote: SocketAddress | undefined | null = null;
   private local: SocketAddress | undefined | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
@@ -311,12 +310,7 @@ export class Connection implements ResponseChannel {
       return true;
     }
 
-    if (body.length > 0 && !ctx._headers.has('content-type')) {
-      ctx._headers.set(
-        'content-type',
-        typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream',
-      );
-    }
+    ctx._applyDefaultContentType();
     const length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
     if (isHead || !statusAllowsBody(status)) {
       const announced = isHead && statusAllowsBody(status) ? headContentLength(ctx, length) : -1;
@@ -345,24 +339,23 @@ export class Connection implements ResponseChannel {
   /** @inheritdoc */
   sendChunk(ctx: Context, data: string | Uint8Array): Promise<void> {
     if (this.peerGone || ctx._streamEnded) {
-      return Promise.reject(new HyperlaneError('HL_ERR_PEER_GONE', 'the client has gone away'));
+      return Promise.reject(peerGoneError());
     }
     if (data.length > 0) this.writeChunk(ctx, data);
-    return this.socket.writableNeedDrain ? this.waitForDrain() : RESOLVED;
+    return this.flush();
   }
 
   /** @inheritdoc */
   endStream(ctx: Context): Promise<void> {
     if (!ctx._streamEnded && !this.peerGone) this.writeStreamEnd(ctx);
     ctx._streamEnded = true;
-    return Promise.resolve();
+    return RESOLVED;
   }
 
   /** @inheritdoc */
   flush(): Promise<void> {
-    if (this.peerGone)
-      return Promise.reject(new HyperlaneError('HL_ERR_PEER_GONE', 'the client has gone away'));
-    return this.socket.writableNeedDrain ? this.waitForDrain() : Promise.resolve();
+    if (this.peerGone) return Promise.reject(peerGoneError());
+    return this.socket.writableNeedDrain ? (this.drain ??= new DrainWaiters()).wait() : RESOLVED;
   }
 
   /** @inheritdoc */
@@ -447,19 +440,9 @@ export class Connection implements ResponseChannel {
     }
   }
 
-  private waitForDrain(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      (this.drainWaiters ??= []).push({ resolve, reject });
-    });
-  }
-
   /** @internal */
   onDrain(): void {
-    const waiters = this.drainWaiters;
-    if (waiters !== null) {
-      this.drainWaiters = null;
-      for (const waiter of waiters) waiter.resolve();
-    }
+    this.drain?.resolveAll();
     if (!this.busy && this.paused && !this.peerGone && this.closeTimer === null) {
       this.resume();
       this.processBuffered();
@@ -570,12 +553,7 @@ export class Connection implements ResponseChannel {
   onClose(): void {
     this.peerGone = true;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
-    const waiters = this.drainWaiters;
-    if (waiters !== null) {
-      this.drainWaiters = null;
-      const gone = new HyperlaneError('HL_ERR_PEER_GONE', 'the client has gone away');
-      for (const waiter of waiters) waiter.reject(gone);
-    }
+    this.drain?.rejectAll(peerGoneError());
     this.current?._finish();
     this.engine.forgetConnection(this);
   }
@@ -592,8 +570,6 @@ function headContentLength(ctx: Context, bodyLength: number): number {
 }
 
 const CONNECTION = Symbol('hyperlane.connection');
-// Shared, never mutated: the answer to every send that needs no waiting.
-const RESOLVED: Promise<void> = Promise.resolve();
 type ConnectionSocket = Socket & { [CONNECTION]?: Connection };
 // Stands in for the parser of a connection that became a WebSocket, so that one can be freed.
 const RETIRED_PARSER = new RequestParser({ maxHeadSize: 0, maxBodySize: 0 });
@@ -631,5 +607,3 @@ function addressOf(
   if (address === undefined || port === undefined) return undefined;
   return { address, port, family: family ?? (address.includes(':') ? 'IPv6' : 'IPv4') };
 }
-
-function noop(): void {}

@@ -1,7 +1,8 @@
 import { Context } from '../context/context.js';
 import type { ResponseChannel, SocketAddress, WsMessage } from '../context/response-channel.js';
-import { HyperlaneError } from '../error/hyperlane-error.js';
+import { HyperlaneError, peerGoneError } from '../error/hyperlane-error.js';
 import { ParsedRequest } from '../http/parsed-request.js';
+import { isFramingHeader } from '../http/response-head.js';
 import { statusAllowsBody } from '../http/status.js';
 import { resolveRoute } from '../lifecycle/route-resolution.js';
 import type { Engine } from './engine.js';
@@ -69,15 +70,9 @@ class InjectChannel implements ResponseChannel {
     const response = this.response;
     response.status = ctx._status;
     const body = ctx._body;
-    if (!ctx._streaming && body.length > 0 && !ctx._headers.has('content-type')) {
-      ctx._headers.set(
-        'content-type',
-        typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream',
-      );
-    }
+    if (!ctx._streaming) ctx._applyDefaultContentType();
     for (const [name, value] of ctx._headers) {
-      if (name === 'content-length' || name === 'transfer-encoding' || name === 'connection')
-        continue;
+      if (isFramingHeader(name)) continue;
       response.headers[name] = typeof value === 'string' ? value : value.join(', ');
       if (name === 'set-cookie')
         response.cookies = typeof value === 'string' ? [value] : [...value];
@@ -98,7 +93,7 @@ class InjectChannel implements ResponseChannel {
 
   sendChunk(ctx: Context, data: string | Uint8Array): Promise<void> {
     if (ctx._streamEnded) {
-      return Promise.reject(new HyperlaneError('HL_ERR_PEER_GONE', 'the stream has ended'));
+      return Promise.reject(peerGoneError('the stream has ended'));
     }
     if (ctx._request.method !== 'HEAD') this.collect(data);
     return Promise.resolve();

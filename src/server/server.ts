@@ -1,6 +1,7 @@
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { HyperlaneError } from '../error/hyperlane-error.js';
+import { noop } from '../util/drain-waiters.js';
 import { Pipeline, type ErrorHook, type Handler } from '../lifecycle/pipeline.js';
 import { createWsServer, type WsEngine } from '../ws/upgrade.js';
 import type { WsClosedHook } from '../ws/ws-session.js';
@@ -375,8 +376,6 @@ export class Server {
     return engine;
   }
 }
-
-function noop(): void {}
 
 /** The listening side of a running server: accepts connections, sweeps timeouts, closes. */
 class ActiveServer implements RunningServer, Engine {

@@ -2,7 +2,8 @@ import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { Context } from '../context/context.js';
 import type { ResponseChannel, SocketAddress, WsMessage } from '../context/response-channel.js';
-import { HyperlaneError } from '../error/hyperlane-error.js';
+import { HyperlaneError, peerGoneError } from '../error/hyperlane-error.js';
+import { DrainWaiters, noop, RESOLVED } from '../util/drain-waiters.js';
 import { ChainRunner } from '../lifecycle/chain-runner.js';
 import type { Handler, Pipeline } from '../lifecycle/pipeline.js';
 
@@ -31,8 +32,7 @@ const INTERNAL_ERROR = 1011;
 const ABNORMAL = 1006;
 
 const SESSION = Symbol('hyperlane.wsSession');
-// Shared, never mutated: one per message would be pure garbage.
-const RESOLVED: Promise<void> = Promise.resolve();
+// Shared send options, never mutated: one object per message would be garbage.
 const TEXT = { binary: false } as const;
 const BINARY = { binary: true } as const;
 type SessionEmitter = { [SESSION]?: WsSession };
@@ -121,8 +121,7 @@ export class WsSession implements ResponseChannel {
   private processing = false;
   private ended = false;
   private waitingForMessage: ((message: QueuedMessage | undefined) => void) | null = null;
-  private drainWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> | null =
-    null;
+  private drain: DrainWaiters | null = null;
   /** Runs each message's chain; made on the first message. */
   private runner: ChainRunner | null = null;
   /** @internal Answered the last ping. */
@@ -210,7 +209,7 @@ export class WsSession implements ResponseChannel {
   sendChunk(_ctx: Context, data: string | Uint8Array): Promise<void> {
     const ws = this.ws;
     if (ws === null || ws.readyState !== OPEN) {
-      return Promise.reject(new HyperlaneError('HL_ERR_PEER_GONE', 'the WebSocket is closed'));
+      return Promise.reject(peerGoneError('the WebSocket is closed'));
     }
     if (ws.bufferedAmount > this.settings.writeHighWater && this.socket.writableNeedDrain) {
       // The peer reads slowly: hold this message until the socket drains, then send it.
@@ -238,12 +237,12 @@ export class WsSession implements ResponseChannel {
       );
     }
     this.close(closeCode, closeReason);
-    return Promise.resolve();
+    return RESOLVED;
   }
 
   /** @inheritdoc */
   flush(): Promise<void> {
-    return this.socket.writableNeedDrain ? this.waitForDrain() : Promise.resolve();
+    return this.socket.writableNeedDrain ? this.waitForDrain() : RESOLVED;
   }
 
   /** @inheritdoc */
@@ -393,7 +392,7 @@ export class WsSession implements ResponseChannel {
       this.waitingForMessage = null;
       waiting(undefined);
     }
-    this.rejectDrainWaiters();
+    this.drain?.rejectAll(peerGoneError('the WebSocket is closed'));
     const ctx = this.ctx;
     ctx._finish();
     for (const hook of this.settings.closedHooks) {
@@ -406,26 +405,11 @@ export class WsSession implements ResponseChannel {
   }
 
   private waitForDrain(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      (this.drainWaiters ??= []).push({ resolve, reject });
-    });
+    return (this.drain ??= new DrainWaiters()).wait();
   }
 
   /** @internal */
   onDrain(): void {
-    const waiters = this.drainWaiters;
-    if (waiters === null) return;
-    this.drainWaiters = null;
-    for (const waiter of waiters) waiter.resolve();
-  }
-
-  private rejectDrainWaiters(): void {
-    const waiters = this.drainWaiters;
-    if (waiters === null) return;
-    this.drainWaiters = null;
-    const gone = new HyperlaneError('HL_ERR_PEER_GONE', 'the WebSocket is closed');
-    for (const waiter of waiters) waiter.reject(gone);
+    this.drain?.resolveAll();
   }
 }
-
-function noop(): void {}
