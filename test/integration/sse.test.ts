@@ -11,18 +11,10 @@ import { test } from 'node:test';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { HyperlaneError, SSE_KEEP_ALIVE, Server, sseEvent, type Context } from '../../src/index.js';
 import { RawConnection, finalResponses, parseResponses } from '../helpers/raw-client.js';
+import { eventually } from '../helpers/eventually.js';
 import { serve } from '../helpers/serve.js';
 
 // ---- helpers -------------------------------------------------------------------------------
-
-async function eventually(pred: () => boolean, timeoutMs = 3000, stepMs = 10): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() >= deadline) return false;
-    await sleep(stepMs);
-  }
-  return true;
-}
 
 interface ParsedEvent {
   id: string | undefined;

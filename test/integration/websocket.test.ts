@@ -15,21 +15,12 @@ import { constants as zlibConstants, inflateRawSync } from 'node:zlib';
 import { WebSocket, type ClientOptions } from 'ws';
 import { HttpError, Server, type Context } from '../../src/index.js';
 import { RawConnection, assertServing, parseResponses } from '../helpers/raw-client.js';
+import { eventually } from '../helpers/eventually.js';
 import { serve } from '../helpers/serve.js';
 
 // ---- helpers -------------------------------------------------------------------------------
 
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-
-/** Polls `pred` until it holds or `timeoutMs` passes; returns whether it held. */
-async function eventually(pred: () => boolean, timeoutMs = 3000, stepMs = 10): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() >= deadline) return false;
-    await sleep(stepMs);
-  }
-  return true;
-}
 
 /** Rejects after `ms` with `what` in the message, so a hang fails instead of stalling. */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
