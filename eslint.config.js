@@ -5,7 +5,7 @@ import importX from 'eslint-plugin-import-x';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 
 export default tseslint.config(
-  { ignores: ['dist/**', '.build/**', 'node_modules/**', 'bench/results/**', '.scratch/**'] },
+  { ignores: ['dist/**', '.build/**', 'node_modules/**', 'bench/results/**', '.scratch/**', '.build-*/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

@@ -6,8 +6,14 @@ export { Server, type RunningServer, type CloseOptions } from './server/server.j
 export type { ServerConfig, TlsOptions, WsCompressionConfig } from './server/config.js';
 export { DEFAULT_CONFIG } from './server/config.js';
 export type { InjectRequest, InjectResponse } from './server/inject.js';
-export { Context, type ResponseBody } from './context/context.js';
-export type { SocketAddress, WsMessage } from './context/response-channel.js';
+export {
+  Context,
+  type ResponseBody,
+  type ContextHook,
+  type ResponseEncoder,
+} from './context/context.js';
+export type { ServerStats, SocketAddress, WsMessage } from './context/response-channel.js';
+export type { RequestForm, RequestFormFile, RequestFormOptions } from './context/request-form.js';
 export type { WsClosedHook } from './ws/ws-session.js';
 export { sseEvent, SSE_KEEP_ALIVE, type SseEvent } from './sse/sse-event.js';
 export { CookieBuilder, type SameSite } from './context/cookie.js';

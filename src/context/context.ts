@@ -2,9 +2,16 @@ import { HttpError } from '../error/http-error.js';
 import { HyperlaneError, peerGoneError } from '../error/hyperlane-error.js';
 import type { ParsedRequest } from '../http/parsed-request.js';
 import { parseCookieHeader, type CookieBuilder } from './cookie.js';
-import type { ResponseChannel, SocketAddress, WsMessage } from './response-channel.js';
+import type {
+  ResponseChannel,
+  ServerStats,
+  SocketAddress,
+  WsMessage,
+} from './response-channel.js';
+import { parseRequestForm, type RequestForm, type RequestFormOptions } from './request-form.js';
 import type { InferSchemaOutput, StandardSchemaV1 } from './standard-schema.js';
 import { TOKEN } from '../util/token.js';
+import { noop, RESOLVED } from '../util/drain-waiters.js';
 
 // No CR, LF or NUL: a header value that could end the line would let a caller forge headers.
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -14,6 +21,20 @@ const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
 /** A response body: text (sent as UTF-8) or bytes. */
 export type ResponseBody = string | Uint8Array;
+
+/** A function `onBeforeSend()` / `onFinish()` run with the Context. */
+export type ContextHook = (ctx: Context) => void;
+
+/**
+ * Re-encodes the chunks of a streamed response on their way out (compression, say). Set with
+ * `ctx.setResponseEncoder()`, usually from an `onBeforeSend()` hook.
+ */
+export interface ResponseEncoder {
+  /** Encodes one chunk; the bytes it resolves to are written at once, so each must be flushed. */
+  encode(chunk: Buffer): Promise<Buffer>;
+  /** Ends the encoding; resolves to the last bytes of the stream. */
+  finish(): Promise<Buffer>;
+}
 
 /**
  * One Context per HTTP request (or per WebSocket connection): the request as received, the
@@ -67,6 +88,12 @@ export class Context {
   private cookies: Record<string, string> | null = null;
   private abortController: AbortController | null = null;
   private _signalDue = false;
+  private beforeSendHooks: ContextHook[] | null = null;
+  private finishHooks: ContextHook[] | null = null;
+  /** @internal Encoder of a streamed response's chunks, if one was set. */
+  _encoder: ResponseEncoder | null = null;
+  /** Chunks pass the encoder one at a time, in order: each waits for the one before. */
+  private encoderTail: Promise<void> | null = null;
 
   /**
    * @internal Contexts are made by the server.
@@ -215,6 +242,14 @@ export class Context {
     return result.value as InferSchemaOutput<S>;
   }
 
+  /**
+   * Parses a `application/x-www-form-urlencoded` or `multipart/form-data` body into fields and
+   * files. Wrong content type → `HttpError` 415, malformed → 400, over a limit → 413.
+   */
+  getRequestForm(options: RequestFormOptions = {}): Promise<RequestForm> {
+    return parseRequestForm(this._requestBody, this.getRequestHeader('content-type'), options);
+  }
+
   /** Request cookies by name (first occurrence wins). */
   getRequestCookies(): Record<string, string> {
     return { ...this.cookieJar() };
@@ -276,6 +311,16 @@ export class Context {
   /** The peer's port, or `undefined`. */
   getSocketPort(): number | undefined {
     return this._channel.remoteAddress()?.port;
+  }
+
+  /** Whether the request came over TLS (HTTPS or WSS). */
+  isSecure(): boolean {
+    return this._channel.isSecure();
+  }
+
+  /** Live connection counts of the server this request arrived at (zeros under `inject()`). */
+  getServerStats(): ServerStats {
+    return this._channel.serverStats();
   }
 
   /**
@@ -428,8 +473,17 @@ export class Context {
   /** @internal Synchronous send, used by the lifecycle's auto-send. */
   sendNow(): boolean {
     if (this._sent || this._channel.isPeerGone()) return false;
+    if (this.beforeSendHooks !== null && !this._webSocket) {
+      this.runBeforeSendHooks();
+      if (this._sent) return false; // a hook sent it
+    }
     if (this.isStreaming()) this._streaming = true;
     this._sent = true;
+    if (this._streaming && this._encoder !== null) {
+      if (!this._channel.sendResponse(this, true)) return false;
+      if (this._body.length > 0) this._writeEncoded(this._body).catch(noop);
+      return true;
+    }
     return this._channel.sendResponse(this, false);
   }
 
@@ -445,6 +499,7 @@ export class Context {
     if (this._channel.isPeerGone() || this._streamEnded || this._done) {
       return Promise.reject(peerGoneError());
     }
+    if (!this._sent && this.beforeSendHooks !== null) this.runBeforeSendHooks();
     if (!this._sent) {
       this._streaming = true;
       this._sent = true;
@@ -459,6 +514,7 @@ export class Context {
         ),
       );
     }
+    if (this._encoder !== null) return this._writeEncoded(this._body);
     return this._channel.sendChunk(this, this._body);
   }
 
@@ -476,6 +532,7 @@ export class Context {
     this._closed = true;
     this._keepAlive = false;
     if (this._webSocket || (this._sent && this._streaming)) {
+      if (this._encoder !== null) await this._finishEncoding();
       await this._channel.endStream(this, code, reason);
     }
   }
@@ -523,6 +580,40 @@ export class Context {
     }
   }
 
+
+  // ---- response hooks ------------------------------------------------------------------------
+
+  /**
+   * Runs `hook` once, synchronously, just before the response head is written (for a whole
+   * response and for the start of a stream), in registration order. Setters still apply there,
+   * so a hook can add headers or replace the body. Not used on WebSocket messages.
+   */
+  onBeforeSend(hook: ContextHook): this {
+    (this.beforeSendHooks ??= []).push(hook);
+    return this;
+  }
+
+  /**
+   * Runs `hook` once when the exchange is over: the response written, the stream or WebSocket
+   * closed, or the client gone. A hook that throws is reported on stderr and the others still
+   * run. Runs at once if the exchange is already over.
+   */
+  onFinish(hook: ContextHook): this {
+    if (this._done) runHook(hook, this);
+    else (this.finishHooks ??= []).push(hook);
+    return this;
+  }
+
+  /**
+   * Passes every chunk of a streamed response through `encoder` (null removes it). Set it
+   * before the stream starts, e.g. from an `onBeforeSend()` hook; the caller also sets the
+   * matching `Content-Encoding`.
+   */
+  setResponseEncoder(encoder: ResponseEncoder | null): this {
+    this._encoder = encoder;
+    return this;
+  }
+
   // ---- attributes ----------------------------------------------------------------------------
 
   /** Stores a value under `key` for later middleware and handlers. */
@@ -564,10 +655,56 @@ export class Context {
     }
   }
 
-  /** @internal Fires `signal` (if anyone asked for it): the exchange is over or the peer left. */
+  /**
+   * @internal Ends the exchange: runs `onFinish()` hooks (once) and fires `signal` (if anyone
+   * asked for it). Called when the response is complete, the stream or socket closed, or the
+   * peer left.
+   */
   _finish(): void {
-    this._done = true;
+    if (!this._done) {
+      this._done = true;
+      const hooks = this.finishHooks;
+      if (hooks !== null) {
+        this.finishHooks = null;
+        for (let i = 0; i < hooks.length; i++) runHook(hooks[i]!, this);
+      }
+    }
     this._abortSignal();
+  }
+
+  /** @internal Writes one stream chunk through the encoder, after the chunks before it. */
+  _writeEncoded(body: ResponseBody): Promise<void> {
+    const encoder = this._encoder!;
+    const chunk = toBuffer(body);
+    const written = (this.encoderTail ?? RESOLVED)
+      .then(() => encoder.encode(chunk))
+      .then((encoded) => this._channel.sendChunk(this, encoded));
+    this.encoderTail = written.catch(noop);
+    return written;
+  }
+
+  /**
+   * @internal Flushes the encoder's last bytes once the chunks before them are written, and
+   * removes it; the transport then ends the stream as usual.
+   */
+  _finishEncoding(): Promise<void> {
+    const encoder = this._encoder;
+    if (encoder === null) return RESOLVED;
+    this._encoder = null;
+    return (this.encoderTail ?? RESOLVED)
+      .then(() => encoder.finish())
+      .then((last) => {
+        if (last.length > 0 && !this._streamEnded && !this._channel.isPeerGone()) {
+          return this._channel.sendChunk(this, last);
+        }
+        return undefined;
+      });
+  }
+
+  private runBeforeSendHooks(): void {
+    const hooks = this.beforeSendHooks!;
+    this.beforeSendHooks = null; // once: a hook that sends, or a 500 after a throw, skips them
+    for (let i = 0; i < hooks.length; i++) hooks[i]!(this);
   }
 
   /** @internal Fires `signal` without ending the exchange (response sent, or the client left). */
@@ -600,6 +737,19 @@ export class Context {
     }
     return this.cookies;
   }
+}
+
+function runHook(hook: ContextHook, ctx: Context): void {
+  try {
+    hook(ctx);
+  } catch (error) {
+    console.error('[hyperlane-ts] an onFinish() hook threw:', error);
+  }
+}
+
+function toBuffer(body: ResponseBody): Buffer {
+  if (typeof body === 'string') return Buffer.from(body);
+  return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
 }
 
 function checkHeaderName(name: string): string {

@@ -10,6 +10,14 @@ export interface SocketAddress {
   readonly family: string;
 }
 
+/** Live connection counts of the server a Context belongs to, as `ctx.getServerStats()` reports them. */
+export interface ServerStats {
+  /** Open client connections (HTTP and WebSocket). */
+  readonly connections: number;
+  /** Of those, connections that are WebSockets. */
+  readonly webSockets: number;
+}
+
 /** One WebSocket message, as `ctx.wsMessages()` yields it. */
 export interface WsMessage {
   /** `'text'` or `'binary'`. */
@@ -40,6 +48,10 @@ export interface ResponseChannel {
   remoteAddress(): SocketAddress | undefined;
   /** The local address, if known. */
   localAddress(): SocketAddress | undefined;
+  /** Whether the connection is TLS. */
+  isSecure(): boolean;
+  /** Connection counts of the server behind this channel. */
+  serverStats(): ServerStats;
   /** The next incoming WebSocket message, or `undefined` once closed (and on plain HTTP). */
   nextMessage(): Promise<WsMessage | undefined>;
 }

@@ -1,6 +1,11 @@
 import type { Socket } from 'node:net';
 import { Context } from '../context/context.js';
-import type { ResponseChannel, SocketAddress, WsMessage } from '../context/response-channel.js';
+import type {
+  ResponseChannel,
+  ServerStats,
+  SocketAddress,
+  WsMessage,
+} from '../context/response-channel.js';
 import { peerGoneError } from '../error/hyperlane-error.js';
 import { DrainWaiters, noop, RESOLVED } from '../util/drain-waiters.js';
 import type { ParsedRequest } from '../http/parsed-request.js';
@@ -192,6 +197,7 @@ export class Connection implements ResponseChannel {
     socket.off('end', onSocketEnd);
     this.requestStartedAt = 0;
     this.session = completeUpgrade(ctx, route, ws, socket, this.parser.takeRemainder());
+    this.engine.countWebSocket(1);
     this.parser = RETIRED_PARSER; // `ws` reads the socket from now on
     if (this.paused) {
       this.paused = false;
@@ -205,8 +211,10 @@ export class Connection implements ResponseChannel {
     if (ctx === null || !ctx._streaming || !ctx._sent || ctx._streamEnded || this.peerGone) return;
     if (now - this.lastStreamWrite < idleMs) return;
     const type = ctx._headers.get('content-type');
-    if (typeof type === 'string' && type.startsWith('text/event-stream'))
-      this.writeChunk(ctx, SSE_KEEP_ALIVE);
+    if (typeof type !== 'string' || !type.startsWith('text/event-stream')) return;
+    // An encoded (compressed) stream must carry the comment through its encoder too.
+    if (ctx._encoder !== null) ctx._writeEncoded(SSE_KEEP_ALIVE).catch(noop);
+    else this.writeChunk(ctx, SSE_KEEP_ALIVE);
   }
 
   /** Pings the WebSocket peer, if this connection became one. */
@@ -252,6 +260,14 @@ export class Connection implements ResponseChannel {
         ctx._finish();
         this.current = null;
         this.socket.destroy();
+        return false;
+      }
+      if (ctx._encoder !== null) {
+        // The encoder's last bytes come first; completing resumes once they are written.
+        ctx._finishEncoding().then(
+          () => this.onAsyncExchangeDone(),
+          () => this.onAsyncExchangeDone(),
+        );
         return false;
       }
       this.writeStreamEnd(ctx);
@@ -361,6 +377,16 @@ export class Connection implements ResponseChannel {
   /** @inheritdoc */
   isPeerGone(): boolean {
     return this.peerGone;
+  }
+
+  /** @inheritdoc */
+  isSecure(): boolean {
+    return 'encrypted' in this.socket;
+  }
+
+  /** @inheritdoc */
+  serverStats(): ServerStats {
+    return this.engine.serverStats();
   }
 
   /** @inheritdoc */
@@ -555,6 +581,7 @@ export class Connection implements ResponseChannel {
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.drain?.rejectAll(peerGoneError());
     this.current?._finish();
+    if (this.session !== null) this.engine.countWebSocket(-1);
     this.engine.forgetConnection(this);
   }
 }

@@ -1,3 +1,4 @@
+import type { ServerStats } from '../context/response-channel.js';
 import type { Handler, Pipeline } from '../lifecycle/pipeline.js';
 import type { Router } from '../route/router.js';
 import type { WsEngine } from '../ws/upgrade.js';
@@ -17,4 +18,8 @@ export interface Engine {
   readonly ws: WsEngine;
   /** Called once when a connection has closed. */
   forgetConnection(connection: object): void;
+  /** Counts a connection that became a WebSocket (+1) or such a connection closing (-1). */
+  countWebSocket(delta: 1 | -1): void;
+  /** Live connection counts. */
+  serverStats(): ServerStats;
 }

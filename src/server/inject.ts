@@ -1,5 +1,10 @@
 import { Context } from '../context/context.js';
-import type { ResponseChannel, SocketAddress, WsMessage } from '../context/response-channel.js';
+import type {
+  ResponseChannel,
+  ServerStats,
+  SocketAddress,
+  WsMessage,
+} from '../context/response-channel.js';
 import { HyperlaneError, peerGoneError } from '../error/hyperlane-error.js';
 import { ParsedRequest } from '../http/parsed-request.js';
 import { isFramingHeader } from '../http/response-head.js';
@@ -112,6 +117,14 @@ class InjectChannel implements ResponseChannel {
     return false;
   }
 
+  isSecure(): boolean {
+    return false;
+  }
+
+  serverStats(): ServerStats {
+    return NO_CONNECTIONS;
+  }
+
   nextMessage(): Promise<WsMessage | undefined> {
     return Promise.resolve(undefined);
   }
@@ -190,6 +203,8 @@ function buildRequest(input: InjectRequest): ParsedRequest {
   return request;
 }
 
+const NO_CONNECTIONS: ServerStats = Object.freeze({ connections: 0, webSockets: 0 });
+
 /** Runs one request through routing and the full pipeline with no socket. */
 export async function injectRequest(engine: Engine, input: InjectRequest): Promise<InjectResponse> {
   const channel = new InjectChannel(input.remoteAddress ?? '127.0.0.1');
@@ -197,6 +212,7 @@ export async function injectRequest(engine: Engine, input: InjectRequest): Promi
   const route = resolveRoute(ctx, engine.router, engine.allowAll);
   const pending = engine.pipeline.run(ctx, route, true);
   if (pending !== undefined) await pending;
+  if (ctx._encoder !== null) await ctx._finishEncoding();
   ctx._streamEnded = true;
   ctx._finish();
   return channel.finish();

@@ -15,6 +15,7 @@ import {
 } from './config.js';
 import { Connection } from './connection.js';
 import type { Engine } from './engine.js';
+import type { ServerStats } from '../context/response-channel.js';
 import { injectRequest, type InjectRequest, type InjectResponse } from './inject.js';
 
 /** Options for {@link RunningServer.close}. */
@@ -41,6 +42,8 @@ export interface RunningServer {
 const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 // Bytes a WebSocket may have queued for a slow reader before sendBody() waits for it to drain.
 const WS_WRITE_HIGH_WATER = 1024 * 1024;
+
+const NO_STATS: ServerStats = Object.freeze({ connections: 0, webSockets: 0 });
 
 function logToStderr(message: string, error: unknown): void {
   console.error(`[hyperlane-ts] ${message}:`, error);
@@ -371,6 +374,8 @@ export class Server {
       allowAll: this.router.methods().join(', '),
       ws,
       forgetConnection: noop,
+      countWebSocket: noop,
+      serverStats: () => NO_STATS,
     };
     this.engine = engine;
     return engine;
@@ -389,6 +394,7 @@ class ActiveServer implements RunningServer, Engine {
   readonly ws: WsEngine;
   private readonly netServer: NetServer;
   private readonly connections = new Set<Connection>();
+  private webSockets = 0;
   private sweepTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
@@ -437,6 +443,14 @@ class ActiveServer implements RunningServer, Engine {
         resolve();
       });
     });
+  }
+
+  countWebSocket(delta: 1 | -1): void {
+    this.webSockets += delta;
+  }
+
+  serverStats(): ServerStats {
+    return { connections: this.connections.size, webSockets: this.webSockets };
   }
 
   forgetConnection(connection: object): void {

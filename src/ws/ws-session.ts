@@ -1,7 +1,12 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { Context } from '../context/context.js';
-import type { ResponseChannel, SocketAddress, WsMessage } from '../context/response-channel.js';
+import type {
+  ResponseChannel,
+  ServerStats,
+  SocketAddress,
+  WsMessage,
+} from '../context/response-channel.js';
 import { HyperlaneError, peerGoneError } from '../error/hyperlane-error.js';
 import { DrainWaiters, noop, RESOLVED } from '../util/drain-waiters.js';
 import { ChainRunner } from '../lifecycle/chain-runner.js';
@@ -113,7 +118,8 @@ export class WsSession implements ResponseChannel {
   private readonly handlerMode: boolean;
   private readonly settings: WsSessionSettings;
   private readonly socket: Socket;
-  private readonly remote: SocketAddress | undefined;
+  /** The HTTP connection this socket was upgraded from: it knows the addresses and the server. */
+  private readonly origin: ResponseChannel;
   private ws: WebSocket | null = null;
   private readonly queue: QueuedMessage[] = [];
   private queuedBytes = 0;
@@ -148,7 +154,7 @@ export class WsSession implements ResponseChannel {
     this.handlerMode = handlerMode;
     this.settings = settings;
     this.socket = socket;
-    this.remote = ctx._channel.remoteAddress();
+    this.origin = ctx._channel;
   }
 
   /** Takes over once `ws` has completed the handshake. */
@@ -252,7 +258,17 @@ export class WsSession implements ResponseChannel {
 
   /** @inheritdoc */
   remoteAddress(): SocketAddress | undefined {
-    return this.remote;
+    return this.origin.remoteAddress();
+  }
+
+  /** @inheritdoc */
+  isSecure(): boolean {
+    return this.origin.isSecure();
+  }
+
+  /** @inheritdoc */
+  serverStats(): ServerStats {
+    return this.origin.serverStats();
   }
 
   /** @inheritdoc */
