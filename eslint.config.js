@@ -5,7 +5,16 @@ import importX from 'eslint-plugin-import-x';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 
 export default tseslint.config(
-  { ignores: ['dist/**', '.build/**', 'node_modules/**', 'bench/results/**', '.scratch/**', '.build-*/**'] },
+  {
+    ignores: [
+      'dist/**',
+      '.build/**',
+      'node_modules/**',
+      'bench/results/**',
+      '.scratch/**',
+      '.build-*/**',
+    ],
+  },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
@@ -37,6 +46,25 @@ export default tseslint.config(
             '**/ws/*',
             '**/sse/*',
             '**/broadcast/*',
+            '**/index.js',
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Batteries are built on the public Context API only (see ARCHITECTURE.md).
+    files: ['src/middleware/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            '**/server/*',
+            '**/lifecycle/*',
+            '**/ws/*',
+            '**/broadcast/*',
+            '**/route/*',
             '**/index.js',
           ],
         },
