@@ -100,7 +100,14 @@ export class Pipeline {
         return result;
       }
     }
-    if (autoSend && !ctx._sent) ctx.sendNow();
+    if (autoSend && !ctx._sent) {
+      try {
+        ctx.sendNow();
+      } catch (error) {
+        // An onBeforeSend() hook threw: nothing went out yet, so the error response can.
+        return this.handleError(ctx, error);
+      }
+    }
     return undefined;
   }
 

@@ -6,7 +6,7 @@ import type {
   SocketAddress,
   WsMessage,
 } from '../context/response-channel.js';
-import { peerGoneError } from '../error/hyperlane-error.js';
+import { HyperlaneError, peerGoneError } from '../error/hyperlane-error.js';
 import { DrainWaiters, noop, RESOLVED } from '../util/drain-waiters.js';
 import type { ParsedRequest } from '../http/parsed-request.js';
 import { HttpParseError, RequestParser } from '../http/request-parser.js';
@@ -58,6 +58,8 @@ export class Connection implements ResponseChannel {
   private closeTimer: NodeJS.Timeout | null = null;
   private session: WsSession | null = null;
   private lastStreamWrite = 0;
+  /** Bytes still owed by a stream framed by its declared `content-length`; -1 when chunked. */
+  private streamRemaining = -1;
   private writtenAtLastCheck = 0;
 
   /**
@@ -209,7 +211,7 @@ export class Connection implements ResponseChannel {
   keepEventStreamAlive(now: number, idleMs: number): void {
     const ctx = this.current;
     if (ctx === null || !ctx._streaming || !ctx._sent || ctx._streamEnded || this.peerGone) return;
-    if (now - this.lastStreamWrite < idleMs) return;
+    if (now - this.lastStreamWrite < idleMs || this.streamRemaining >= 0) return;
     const type = ctx._headers.get('content-type');
     if (typeof type !== 'string' || !type.startsWith('text/event-stream')) return;
     // An encoded (compressed) stream must carry the comment through its encoder too.
@@ -310,15 +312,25 @@ export class Connection implements ResponseChannel {
     const socket = this.socket;
 
     if (ctx._streaming) {
-      let framing = Framing.Chunked;
-      if (!request.isHttp11) {
+      // A stream whose length the handler knows (a file, say) is framed by it, like any body.
+      const declared = declaredContentLength(ctx);
+      let framing = declared >= 0 ? Framing.Length : Framing.Chunked;
+      if (framing === Framing.Chunked && !request.isHttp11) {
         // HTTP/1.0 has no chunked coding: the stream runs until the connection closes.
         framing = Framing.UntilClose;
         ctx._keepAlive = false;
         connection = ConnectionHeader.Close;
       }
       if (!statusAllowsBody(status) || isHead) framing = Framing.None;
-      const head = serializeResponseHead(status, ctx._headers, framing, -1, connection);
+      const announced = framing === Framing.Length || (isHead && statusAllowsBody(status));
+      const head = serializeResponseHead(
+        status,
+        ctx._headers,
+        framing,
+        announced ? declared : -1,
+        connection,
+      );
+      this.streamRemaining = framing === Framing.Length ? declared : -1;
       this.writeHead(ctx, head);
       this.lastStreamWrite = Date.now();
       if (!headOnly && body.length > 0 && framing !== Framing.None) this.writeChunk(ctx, body);
@@ -356,6 +368,17 @@ export class Connection implements ResponseChannel {
   sendChunk(ctx: Context, data: string | Uint8Array): Promise<void> {
     if (this.peerGone || ctx._streamEnded) {
       return Promise.reject(peerGoneError());
+    }
+    if (this.streamRemaining >= 0) {
+      const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+      if (size > this.streamRemaining) {
+        return Promise.reject(
+          new HyperlaneError(
+            'HL_ERR_SERVER_STATE',
+            `a ${size}-byte chunk exceeds the ${this.streamRemaining} bytes left of the declared content-length`,
+          ),
+        );
+      }
     }
     if (data.length > 0) this.writeChunk(ctx, data);
     return this.flush();
@@ -422,6 +445,12 @@ export class Connection implements ResponseChannel {
 
   private writeChunk(ctx: Context, data: string | Uint8Array): void {
     const socket = this.socket;
+    if (this.streamRemaining >= 0) {
+      this.streamRemaining -= typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+      this.lastStreamWrite = Date.now();
+      socket.write(data);
+      return;
+    }
     if (!ctx._request.isHttp11) {
       this.lastStreamWrite = Date.now();
       socket.write(data);
@@ -440,6 +469,12 @@ export class Connection implements ResponseChannel {
 
   private writeStreamEnd(ctx: Context): void {
     ctx._streamEnded = true;
+    if (this.streamRemaining >= 0) {
+      // Ended short of its declared length: only closing the connection tells the client.
+      if (this.streamRemaining > 0) ctx._keepAlive = false;
+      this.streamRemaining = -1;
+      return;
+    }
     if (
       !ctx._request.isHttp11 ||
       ctx._request.method === 'HEAD' ||
@@ -590,10 +625,15 @@ export class Connection implements ResponseChannel {
  * The length a HEAD response announces: the body's, or, when the handler built no body, the
  * Content-Length it set itself (the size the GET would have), if that is a valid number.
  */
+/** The handler's own `content-length` on a stream, or -1 if it set none (or nonsense). */
+function declaredContentLength(ctx: Context): number {
+  const declared = ctx._headers.get('content-length');
+  return typeof declared === 'string' && /^\d{1,15}$/.test(declared) ? Number(declared) : -1;
+}
+
 function headContentLength(ctx: Context, bodyLength: number): number {
   if (bodyLength > 0) return bodyLength;
-  const declared = ctx._headers.get('content-length');
-  return typeof declared === 'string' && /^\d{1,15}$/.test(declared) ? Number(declared) : 0;
+  return Math.max(declaredContentLength(ctx), 0);
 }
 
 const CONNECTION = Symbol('hyperlane.connection');

@@ -85,7 +85,10 @@ class InjectChannel implements ResponseChannel {
     response.headers.date ??= new Date().toUTCString();
     const withBody = statusAllowsBody(ctx._status) && ctx._request.method !== 'HEAD';
     if (ctx._streaming) {
-      if (withBody) response.headers['transfer-encoding'] = 'chunked';
+      const declared = ctx._headers.get('content-length');
+      if (typeof declared === 'string' && /^\d{1,15}$/.test(declared)) {
+        if (withBody || ctx._request.method === 'HEAD') response.headers['content-length'] = declared;
+      } else if (withBody) response.headers['transfer-encoding'] = 'chunked';
       if (!headOnly && withBody) this.collect(body);
     } else {
       const bytes = toBuffer(body);

@@ -285,7 +285,9 @@ test('tls(): serves HTTPS with a certificate generated at test time', async (t) 
 
   const fluent = new Server({ host: '127.0.0.1', port: 0 }).tls({ key, cert });
   fluent.get('/secure', (ctx) => {
-    ctx.setResponseBody(`secure ${ctx.getRequestVersion()} ${ctx.getSocketHost()}`);
+    ctx.setResponseBody(
+      `secure ${ctx.getRequestVersion()} ${ctx.getSocketHost()} tls=${ctx.isSecure()}`,
+    );
   });
   fluent.post('/echo', (ctx) => {
     ctx.setResponseBody(ctx.getRequestBody());
@@ -317,7 +319,7 @@ test('tls(): serves HTTPS with a certificate generated at test time', async (t) 
     });
   const res = await httpsRequest('/secure');
   assert.equal(res.status, 200);
-  assert.equal(res.body, 'secure HTTP/1.1 127.0.0.1');
+  assert.equal(res.body, 'secure HTTP/1.1 127.0.0.1 tls=true');
   assert.ok(res.cipher.length > 0, 'a TLS cipher was negotiated');
   // Keep-alive over TLS, with a body.
   const echo = await httpsRequest('/echo', 'POST', 'über tls');
@@ -330,7 +332,7 @@ test('tls(): serves HTTPS with a certificate generated at test time', async (t) 
     '5',
     `https://127.0.0.1:${running.port}/secure`,
   ]);
-  assert.equal(viaCurl.stdout, 'secure HTTP/1.1 127.0.0.1');
+  assert.equal(viaCurl.stdout, 'secure HTTP/1.1 127.0.0.1 tls=true');
 
   // Plain HTTP to the TLS port is not served.
   await assert.rejects(
