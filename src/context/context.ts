@@ -2,12 +2,7 @@ import { HttpError } from '../error/http-error.js';
 import { HyperlaneError, peerGoneError } from '../error/hyperlane-error.js';
 import type { ParsedRequest } from '../http/parsed-request.js';
 import { parseCookieHeader, type CookieBuilder } from './cookie.js';
-import type {
-  ResponseChannel,
-  ServerStats,
-  SocketAddress,
-  WsMessage,
-} from './response-channel.js';
+import type { ResponseChannel, ServerStats, SocketAddress, WsMessage } from './response-channel.js';
 import { parseRequestForm, type RequestForm, type RequestFormOptions } from './request-form.js';
 import type { InferSchemaOutput, StandardSchemaV1 } from './standard-schema.js';
 import { TOKEN } from '../util/token.js';
@@ -579,7 +574,6 @@ export class Context {
       yield message;
     }
   }
-
 
   // ---- response hooks ------------------------------------------------------------------------
 

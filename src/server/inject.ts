@@ -87,7 +87,8 @@ class InjectChannel implements ResponseChannel {
     if (ctx._streaming) {
       const declared = ctx._headers.get('content-length');
       if (typeof declared === 'string' && /^\d{1,15}$/.test(declared)) {
-        if (withBody || ctx._request.method === 'HEAD') response.headers['content-length'] = declared;
+        if (withBody || ctx._request.method === 'HEAD')
+          response.headers['content-length'] = declared;
       } else if (withBody) response.headers['transfer-encoding'] = 'chunked';
       if (!headOnly && withBody) this.collect(body);
     } else {
