@@ -3,7 +3,9 @@
  * connection (2,000 connections), hyperlane-ts against a bare `ws` server in the same run.
  * Each server and the load generator run in separate processes, one target at a time.
  * Env: WS_BENCH_CLIENTS (100), WS_BENCH_SECONDS (8), WS_BENCH_WINDOW (8), WS_BENCH_IDLE (2000),
- * WS_BENCH_ROUNDS (2: targets alternate, best round kept).
+ * WS_BENCH_WARM (200 connections opened first, so one-time costs stay out of the per-connection
+ * figure), WS_BENCH_ROUNDS (2: targets alternate, best round kept), WS_BENCH_ONLY (`echo` or
+ * `memory` to run one half).
  * Usage: `npm run bench:ws`.
  * @packageDocumentation
  */
@@ -18,7 +20,9 @@ const CLIENTS = Number(process.env.WS_BENCH_CLIENTS ?? 100);
 const SECONDS = Number(process.env.WS_BENCH_SECONDS ?? 8);
 const WINDOW = Number(process.env.WS_BENCH_WINDOW ?? 8);
 const IDLE = Number(process.env.WS_BENCH_IDLE ?? 2000);
+const WARM = Number(process.env.WS_BENCH_WARM ?? 200);
 const ROUNDS = Number(process.env.WS_BENCH_ROUNDS ?? 2);
+const ONLY = process.env.WS_BENCH_ONLY;
 const TARGETS = ['hyperlane', 'ws'] as const;
 type Target = (typeof TARGETS)[number];
 
@@ -92,22 +96,38 @@ interface PerConnection {
   rss: number;
 }
 
+/** Opens `count` idle WebSocket clients in a child process; resolves once all are open. */
+async function openIdleClients(port: number, count: number): Promise<ChildProcess> {
+  const load = spawn(
+    process.execPath,
+    [join(here, 'load.js'), String(port), String(count), '0', '0', '--idle'],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  await waitForLine(load, /^open$/);
+  return load;
+}
+
+function closeIdleClients(load: ChildProcess): Promise<void> {
+  load.stdin!.end();
+  return new Promise((resolve) => load.once('exit', () => resolve()));
+}
+
+/**
+ * Marginal memory per idle connection: `WARM` connections are opened first and stay open, so
+ * what every server pays once (compiled code, pools, first-use caches) is in the baseline;
+ * then `IDLE` more are opened and the growth is divided by `IDLE`.
+ */
 async function memoryPerConnection(target: Target): Promise<PerConnection> {
   const { child, port } = await startServer(target);
   try {
+    const warm = await openIdleClients(port, WARM);
+    await new Promise((resolve) => setTimeout(resolve, 300));
     const before = await memoryOf(child);
-    const load = spawn(
-      process.execPath,
-      [join(here, 'load.js'), String(port), String(IDLE), '0', '0', '--idle'],
-      {
-        stdio: ['pipe', 'pipe', 'inherit'],
-      },
-    );
-    await waitForLine(load, /^open$/);
+    const idle = await openIdleClients(port, IDLE);
     await new Promise((resolve) => setTimeout(resolve, 500));
     const after = await memoryOf(child);
-    load.stdin!.end();
-    await new Promise((resolve) => load.once('exit', resolve));
+    await closeIdleClients(idle);
+    await closeIdleClients(warm);
     return {
       heap: (after.heapUsed + after.external - before.heapUsed - before.external) / IDLE,
       rss: (after.rss - before.rss) / IDLE,
@@ -124,7 +144,10 @@ const memory: Record<Target, PerConnection> = {
 };
 for (let round = 0; round < ROUNDS; round++) {
   for (const target of round % 2 === 0 ? TARGETS : [...TARGETS].reverse()) {
-    throughput[target] = Math.max(throughput[target], await echoThroughput(target));
+    if (ONLY !== 'memory') {
+      throughput[target] = Math.max(throughput[target], await echoThroughput(target));
+    }
+    if (ONLY === 'echo') continue;
     const measured = await memoryPerConnection(target);
     memory[target] = {
       heap: Math.min(memory[target].heap, measured.heap),

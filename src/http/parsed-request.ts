@@ -1,5 +1,12 @@
 const EMPTY_BODY = Buffer.alloc(0);
 
+// V8 keeps a slice of 13 or more characters as a view of its parent string; a copy through a
+// Buffer is a string of its own, so the parent (a whole header line) need not stay alive.
+const SLICE_MIN_LENGTH = 13;
+function ownString(value: string): string {
+  return value.length < SLICE_MIN_LENGTH ? value : Buffer.from(value, 'latin1').toString('latin1');
+}
+
 /**
  * One request as the parser read it. Fields are all set in the constructor so that every
  * instance shares one shape; header names are lower-case, in arrival order.
@@ -8,7 +15,7 @@ export class ParsedRequest {
   /** The method token as sent (case-sensitive, RFC 9110 §9.1). */
   readonly method: string;
   /** The raw request target. */
-  readonly target: string;
+  target: string;
   /** Whether the request is HTTP/1.1 (otherwise HTTP/1.0). */
   readonly isHttp11: boolean;
   /** The path of the target, still percent-encoded, without query or fragment. */
@@ -16,9 +23,9 @@ export class ParsedRequest {
   /** The raw query string without its `?` (empty if none). */
   query = '';
   /** Lower-case header names, in order; parallel to `headerValues`. */
-  readonly headerNames: string[] = [];
+  headerNames: string[] = [];
   /** Header values (latin1, trimmed), parallel to `headerNames`. */
-  readonly headerValues: string[] = [];
+  headerValues: string[] = [];
   /** The Host header value (or an absolute-form target's authority), if any. */
   host: string | undefined = undefined;
   /** The authority of an absolute-form target (`http://authority/path`), if that form was used. */
@@ -51,6 +58,28 @@ export class ParsedRequest {
     this.method = method;
     this.target = target;
     this.isHttp11 = isHttp11;
+  }
+
+  /**
+   * Trims this request to what it needs to live long, as a WebSocket's upgrade request does
+   * for the whole connection: header arrays sized exactly, and strings copied out of the
+   * header lines they were sliced from, so those lines can be collected.
+   */
+  compact(): void {
+    this.headerNames = this.headerNames.map(ownString);
+    this.headerValues = this.headerValues.map(ownString);
+    this.target = ownString(this.target);
+    this.path = ownString(this.path);
+    this.query = ownString(this.query);
+    const host = this.host;
+    if (host !== undefined) {
+      // Usually the Host header's own value: share that copy rather than make a second one.
+      const index = this.headerNames.indexOf('host');
+      const shared = index === -1 ? undefined : this.headerValues[index];
+      this.host = shared === host ? shared : ownString(host);
+    }
+    this.absoluteAuthority = undefined;
+    this.transferEncoding = undefined;
   }
 
   /** `HTTP/1.1` or `HTTP/1.0`. */

@@ -155,6 +155,7 @@ export class WsSession implements ResponseChannel {
     this.settings = settings;
     this.socket = socket;
     this.origin = ctx._channel;
+    ctx._request.compact(); // the upgrade request lives as long as the connection
   }
 
   /** Takes over once `ws` has completed the handshake. */
