@@ -97,7 +97,12 @@ export function cors(options: CorsOptions): Middleware {
 
 function handleCors(ctx: Context, options: CompiledCors): void {
   const origin = ctx.getRequestHeader('origin');
-  if (origin === undefined) return;
+  if (origin === undefined) {
+    // The answer depends on Origin even when none came: a shared cache must not hand this
+    // response to a cross-origin browser (as @fastify/cors does).
+    if (options.mode !== Mode.Wildcard) appendVary(ctx, 'Origin');
+    return;
+  }
   const preflight =
     ctx.getRequestMethod() === 'OPTIONS' && ctx.hasRequestHeader('access-control-request-method');
   const allowOrigin = resolveAllowOrigin(ctx, options, origin);

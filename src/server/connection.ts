@@ -247,11 +247,12 @@ export class Connection implements ResponseChannel {
     const ctx = this.current;
     this.current = null;
     this.busy = false;
-    ctx?._finish();
     if (ctx !== null && !ctx._sent && !this.peerGone) {
       ctx._sent = true;
+      ctx._status = 500; // what onFinish() hooks (an access log) should see
       this.rejectRequest(500, 'Internal Server Error');
     } else this.socket.destroy();
+    ctx?._finish();
   }
 
   /** Ends the exchange: closes an open stream, fires the signal, then reuses or closes. */

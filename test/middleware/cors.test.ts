@@ -157,12 +157,12 @@ test('disallowed origin: no CORS headers at all, the route still runs (the brows
   assert.equal(runs(), 4);
 });
 
-test('no Origin header: the response is untouched', async (t) => {
+test('no Origin header: no CORS headers, but Vary: Origin for shared caches', async (t) => {
   const { base } = await corsServer(t, { origins: APP, credentials: true, maxAge: 60 });
   const res = await call(base, '/data');
   assert.equal(res.text, 'data');
   assert.deepEqual(corsHeaderNames(res.headers), []);
-  assert.equal(res.headers.get('vary'), null);
+  assert.equal(res.headers.get('vary'), 'Origin');
   const options = await call(base, '/opts', {
     method: 'OPTIONS',
     headers: { 'access-control-request-method': 'PUT' },
