@@ -16,6 +16,31 @@ export const USERS_PREFIX = '/users/';
 /** The id the param case requests. */
 export const BENCH_USER_ID = '42';
 
+/** Path of the middleware case: security headers, CORS and a request id around a JSON route. */
+export const MIDDLEWARE_PATH = '/mw';
+
+/** The Origin the middleware case sends; every target allows exactly this one. */
+export const BENCH_ORIGIN = 'http://bench.example';
+
+/**
+ * The security headers helmet sends by default (no TLS, so no HSTS): targets without a
+ * middleware for them (node:http, the ceiling) write these, so every target does equal work.
+ */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy':
+    "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests",
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'origin-agent-cluster': '?1',
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+  'x-dns-prefetch-control': 'off',
+  'x-download-options': 'noopen',
+  'x-frame-options': 'SAMEORIGIN',
+  'x-permitted-cross-domain-policies': 'none',
+  'x-xss-protection': '0',
+};
+
 /** One benchmark case: a request path and the response every target must give for it. */
 export interface BenchCase {
   /** Short name, used by `BENCH_CASES` and in the table. */
@@ -26,6 +51,10 @@ export interface BenchCase {
   readonly contentType: string;
   /** Exact expected body for text; for JSON, the value the body must parse to. */
   readonly expected: string | Readonly<Record<string, unknown>>;
+  /** Headers every request of the case carries. */
+  readonly requestHeaders?: Readonly<Record<string, string>>;
+  /** Response headers that must be present: a value to match exactly, or `null` for any. */
+  readonly responseHeaders?: Readonly<Record<string, string | null>>;
 }
 
 /** All cases, in table order. */
@@ -42,5 +71,18 @@ export const BENCH_CASES: readonly BenchCase[] = [
     path: USERS_PREFIX + BENCH_USER_ID,
     contentType: 'application/json',
     expected: { id: BENCH_USER_ID },
+  },
+  {
+    name: 'middleware',
+    path: MIDDLEWARE_PATH,
+    contentType: 'application/json',
+    expected: { message: JSON_MESSAGE },
+    requestHeaders: { origin: BENCH_ORIGIN },
+    responseHeaders: {
+      ...SECURITY_HEADERS,
+      'access-control-allow-origin': BENCH_ORIGIN,
+      vary: 'Origin',
+      'x-request-id': null,
+    },
   },
 ];

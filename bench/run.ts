@@ -240,7 +240,10 @@ async function verifyCase(port: number, benchCase: BenchCase): Promise<void> {
   let response: Response;
   let body: string;
   try {
-    response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+    response = await fetch(url, {
+      headers: benchCase.requestHeaders ?? {},
+      signal: AbortSignal.timeout(5_000),
+    });
     body = await response.text();
   } catch (error) {
     // A timeout here usually means a wrong Content-Length or a response that never ends.
@@ -265,6 +268,13 @@ async function verifyCase(port: number, benchCase: BenchCase): Promise<void> {
     }
     if (!isDeepStrictEqual(parsed, benchCase.expected)) {
       problems.push(`body ${JSON.stringify(body)}, expected ${JSON.stringify(benchCase.expected)}`);
+    }
+  }
+  for (const [name, value] of Object.entries(benchCase.responseHeaders ?? {})) {
+    const actual = response.headers.get(name);
+    if (actual === null || actual === '') problems.push(`no ${name} header`);
+    else if (value !== null && actual.toLowerCase() !== value.toLowerCase()) {
+      problems.push(`${name}: ${JSON.stringify(actual)}, expected ${JSON.stringify(value)}`);
     }
   }
   if (problems.length > 0) throw new Error(`GET ${benchCase.path}: ${problems.join('; ')}`);
@@ -420,9 +430,10 @@ async function measure(
   server: RunningTarget,
   url: string,
   durationSec: number,
+  headers: Readonly<Record<string, string>>,
 ): Promise<LoadResult> {
   const before = sampleCpu(server.child.pid);
-  const result = await load(settings, url, durationSec);
+  const result = await load(settings, url, durationSec, headers);
   const cpu = cpuShare(before, sampleCpu(server.child.pid));
   return cpu === undefined ? result : { ...result, cpu };
 }
@@ -431,7 +442,9 @@ async function load(
   settings: BenchSettings,
   url: string,
   durationSec: number,
+  headers: Readonly<Record<string, string>>,
 ): Promise<LoadResult> {
+  const headerLines = Object.entries(headers).map(([name, value]) => `${name}: ${value}`);
   if (settings.loadGenerator === 'wrk') {
     // No Lua script: wrk sends one request at a time per connection (no pipelining).
     const output = await runProcess('wrk', [
@@ -441,6 +454,7 @@ async function load(
       String(settings.connections),
       '-d',
       `${durationSec}s`,
+      ...headerLines.flatMap((line) => ['-H', line]),
       url,
     ]);
     return parseWrk(output);
@@ -455,6 +469,7 @@ async function load(
     String(settings.connections),
     '--duration',
     String(durationSec),
+    ...Object.entries(headers).flatMap(([name, value]) => ['--headers', `${name}=${value}`]),
     url,
   ]);
   const json = JSON.parse(output) as AutocannonJson;
@@ -671,9 +686,10 @@ async function benchTarget(
     for (const benchCase of settings.cases) {
       const url = `http://127.0.0.1:${running.port}${benchCase.path}`;
       // Warm-up lets the JIT settle on this route before anything is measured.
-      if (settings.warmupSec > 0) await load(settings, url, settings.warmupSec);
+      const headers = benchCase.requestHeaders ?? {};
+      if (settings.warmupSec > 0) await load(settings, url, settings.warmupSec, headers);
       const label = `  ${target.name.padEnd(11)} ${benchCase.name.padEnd(9)}`;
-      let result = await measure(settings, running, url, settings.durationSec);
+      let result = await measure(settings, running, url, settings.durationSec, headers);
       log(`${label} ${describe(result)}`);
       // On a shared machine, bursts of other work come and go: a disturbed cell is measured
       // again once things are quiet, rather than reported low.
@@ -683,7 +699,7 @@ async function benchTarget(
           log(`${label} machine still busy; keeping the disturbed result`);
           break;
         }
-        const again = await measure(settings, running, url, settings.durationSec);
+        const again = await measure(settings, running, url, settings.durationSec, headers);
         log(`${label} ${describe(again)}  (retry ${retry})`);
         if (again.non2xx > 0 || again.rps > result.rps) result = again;
       }

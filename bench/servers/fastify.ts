@@ -6,8 +6,11 @@
  * @packageDocumentation
  */
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import fastifyCors from '@fastify/cors';
+import fastifyHelmet from '@fastify/helmet';
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { HELLO_BODY, JSON_MESSAGE } from '../app.js';
+import { BENCH_ORIGIN, HELLO_BODY, JSON_MESSAGE, MIDDLEWARE_PATH } from '../app.js';
 import { announceReady, BENCH_HOST, portFromArgs } from './cli.js';
 
 // Handlers are module-level functions and send synchronously: Fastify's fastest documented
@@ -24,7 +27,22 @@ function user(request: FastifyRequest<{ Params: { id: string } }>, reply: Fastif
   reply.send({ id: request.params.id });
 }
 
-const app = Fastify({ logger: false });
+function echoRequestId(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+  reply.header('x-request-id', request.id);
+  done();
+}
+
+// The middleware case with Fastify's own plugins: helmet, cors, and its built-in request id
+// (read from x-request-id when sent, else a UUID), echoed on the response by a hook.
+const app = Fastify({
+  logger: false,
+  requestIdHeader: 'x-request-id',
+  genReqId: () => randomUUID(),
+});
+await app.register(fastifyHelmet);
+await app.register(fastifyCors, { origin: [BENCH_ORIGIN] });
+app.addHook('onRequest', echoRequestId);
+app.get(MIDDLEWARE_PATH, json);
 app.get('/', plaintext);
 app.get('/json', json);
 app.get('/users/:id', user);

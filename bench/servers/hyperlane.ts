@@ -5,8 +5,8 @@
  * Usage: `node .build/bench/servers/hyperlane.js [port]`.
  * @packageDocumentation
  */
-import { Server, type Context } from '../../src/index.js';
-import { HELLO_BODY, JSON_MESSAGE } from '../app.js';
+import { Server, cors, requestId, securityHeaders, type Context } from '../../src/index.js';
+import { BENCH_ORIGIN, HELLO_BODY, JSON_MESSAGE, MIDDLEWARE_PATH } from '../app.js';
 import { announceReady, BENCH_HOST, portFromArgs } from './cli.js';
 
 // Module-level handlers: the only per-request work is what the framework itself does.
@@ -23,6 +23,11 @@ async function user(ctx: Context): Promise<void> {
 }
 
 const server = new Server({ host: BENCH_HOST, port: portFromArgs() });
+// The middleware case: the batteries run for every request, as a user would register them.
+server.requestMiddleware(securityHeaders());
+server.requestMiddleware(cors({ origins: [BENCH_ORIGIN] }));
+server.requestMiddleware(requestId());
+server.get(MIDDLEWARE_PATH, json);
 server.get('/', plaintext);
 server.get('/json', json);
 server.get('/users/{id}', user);

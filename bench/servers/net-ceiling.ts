@@ -12,16 +12,32 @@
  * @packageDocumentation
  */
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { BENCH_USER_ID, HELLO_BODY, JSON_MESSAGE, USERS_PREFIX } from '../app.js';
+import {
+  BENCH_ORIGIN,
+  BENCH_USER_ID,
+  HELLO_BODY,
+  JSON_MESSAGE,
+  MIDDLEWARE_PATH,
+  SECURITY_HEADERS,
+  USERS_PREFIX,
+} from '../app.js';
 import { announceReady, BENCH_HOST, portFromArgs } from './cli.js';
 
-function response(status: string, contentType: string, body: string): Buffer {
+function response(status: string, contentType: string, body: string, extra = ''): Buffer {
   return Buffer.from(
-    `HTTP/1.1 ${status}\r\nContent-Type: ${contentType}\r\n` +
+    `HTTP/1.1 ${status}\r\nContent-Type: ${contentType}\r\n${extra}` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     'latin1',
   );
 }
+
+// The ceiling answers the middleware case with the same headers, fixed (one id for all).
+const MIDDLEWARE_HEADERS =
+  Object.entries(SECURITY_HEADERS)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('') +
+  `access-control-allow-origin: ${BENCH_ORIGIN}\r\nvary: Origin\r\n` +
+  'x-request-id: 0b0e3c5e-2f4c-4d7a-9a56-3f1f5f0c8e11\r\n';
 
 interface FixedRoute {
   readonly target: Buffer;
@@ -33,6 +49,15 @@ const ROUTES: readonly FixedRoute[] = [
   {
     target: Buffer.from('/json'),
     response: response('200 OK', 'application/json', JSON.stringify({ message: JSON_MESSAGE })),
+  },
+  {
+    target: Buffer.from(MIDDLEWARE_PATH),
+    response: response(
+      '200 OK',
+      'application/json',
+      JSON.stringify({ message: JSON_MESSAGE }),
+      MIDDLEWARE_HEADERS,
+    ),
   },
   {
     target: Buffer.from(USERS_PREFIX + BENCH_USER_ID),

@@ -4,9 +4,17 @@
  * Usage: `node .build/bench/servers/node-http.js [port]`.
  * @packageDocumentation
  */
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HELLO_BODY, JSON_MESSAGE, USERS_PREFIX } from '../app.js';
+import {
+  BENCH_ORIGIN,
+  HELLO_BODY,
+  JSON_MESSAGE,
+  MIDDLEWARE_PATH,
+  SECURITY_HEADERS,
+  USERS_PREFIX,
+} from '../app.js';
 import { announceReady, BENCH_HOST, portFromArgs } from './cli.js';
 
 // The plaintext response never changes, so its headers are built once, as a framework-free
@@ -15,6 +23,17 @@ const PLAIN_HEADERS = {
   'Content-Type': 'text/plain',
   'Content-Length': String(Buffer.byteLength(HELLO_BODY)),
 };
+
+/** The middleware case by hand: security headers, CORS for the allowed origin, a request id. */
+function applyMiddleware(req: IncomingMessage, res: ServerResponse): void {
+  for (const name in SECURITY_HEADERS) res.setHeader(name, SECURITY_HEADERS[name]!);
+  if (req.headers.origin === BENCH_ORIGIN) {
+    res.setHeader('access-control-allow-origin', BENCH_ORIGIN);
+    res.setHeader('vary', 'Origin');
+  }
+  const incoming = req.headers['x-request-id'];
+  res.setHeader('x-request-id', typeof incoming === 'string' ? incoming : randomUUID());
+}
 
 function sendJson(res: ServerResponse, value: unknown): void {
   const body = JSON.stringify(value);
@@ -41,6 +60,11 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     return;
   }
   if (path === '/json') {
+    sendJson(res, { message: JSON_MESSAGE });
+    return;
+  }
+  if (path === MIDDLEWARE_PATH) {
+    applyMiddleware(req, res);
     sendJson(res, { message: JSON_MESSAGE });
     return;
   }

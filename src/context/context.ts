@@ -494,7 +494,10 @@ export class Context {
     if (this._channel.isPeerGone() || this._streamEnded || this._done) {
       return Promise.reject(peerGoneError());
     }
-    if (!this._sent && this.beforeSendHooks !== null) this.runBeforeSendHooks();
+    if (!this._sent && this.beforeSendHooks !== null) {
+      this._streaming = true; // so the hooks see the stream this response is about to become
+      this.runBeforeSendHooks();
+    }
     if (!this._sent) {
       this._streaming = true;
       this._sent = true;

@@ -1,5 +1,6 @@
 import { HyperlaneError } from '../error/hyperlane-error.js';
 import { TOKEN } from '../util/token.js';
+import { compression, type CompressionOptions } from '../middleware/compression.js';
 
 /** TLS material for HTTPS (PEM strings or buffers). */
 export interface TlsOptions {
@@ -58,6 +59,8 @@ export interface ServerConfig {
   wsCompression: WsCompressionConfig | false;
   /** Milliseconds of silence after which an open event stream gets a keep-alive comment; false = off. */
   sseKeepAlive: number | false;
+  /** Compress responses (gzip, brotli, deflate by Accept-Encoding); off unless set. */
+  compression: CompressionOptions | false;
 }
 
 /** The defaults every Server starts from. */
@@ -78,6 +81,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   wsProtocols: [],
   wsCompression: false,
   sseKeepAlive: false,
+  compression: false,
 });
 
 type Check = (value: unknown) => string | null;
@@ -125,6 +129,18 @@ const CHECKS: Record<keyof ServerConfig, Check> = {
     Array.isArray(value) && value.every((item) => typeof item === 'string' && TOKEN.test(item))
       ? null
       : 'an array of subprotocol tokens',
+  compression: (value) => {
+    if (value === false) return null;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      return 'false or an object { threshold?, encodings?, level?, brotliQuality?, streams? }';
+    }
+    try {
+      compression(value as CompressionOptions); // the factory validates its options
+      return null;
+    } catch (error) {
+      return `valid compression options (${(error as Error).message})`;
+    }
+  },
   wsCompression: (value) => {
     if (value === false) return null;
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {

@@ -93,8 +93,15 @@ class InjectChannel implements ResponseChannel {
       if (!headOnly && withBody) this.collect(body);
     } else {
       const bytes = toBuffer(body);
-      if (withBody || ctx._request.method === 'HEAD')
-        response.headers['content-length'] = String(bytes.length);
+      const declared = ctx._headers.get('content-length');
+      if (withBody) response.headers['content-length'] = String(bytes.length);
+      else if (ctx._request.method === 'HEAD') {
+        // As on a socket: a HEAD reply announces the body it stands for, if the handler knew it.
+        response.headers['content-length'] =
+          bytes.length === 0 && typeof declared === 'string' && /^\d{1,15}$/.test(declared)
+            ? declared
+            : String(bytes.length);
+      }
       if (withBody) this.collect(bytes);
     }
     return true;

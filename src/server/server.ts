@@ -14,6 +14,10 @@ import {
   type WsCompressionConfig,
 } from './config.js';
 import { Connection } from './connection.js';
+import {
+  compression as compressionMiddleware,
+  type CompressionOptions,
+} from '../middleware/compression.js';
 import type { Engine } from './engine.js';
 import type { ServerStats } from '../context/response-channel.js';
 import { injectRequest, type InjectRequest, type InjectResponse } from './inject.js';
@@ -169,6 +173,15 @@ export class Server {
   /** Sends an SSE keep-alive comment on event streams silent for `ms`; false = off (the default). */
   sseKeepAlive(ms: number | false): this {
     return this.set('sseKeepAlive', ms);
+  }
+
+  /**
+   * Compresses responses by the client's `Accept-Encoding` (brotli, gzip, deflate), streams
+   * and SSE included; `false` turns it off (the default). Same as registering
+   * `compression(options)` as the first request middleware.
+   */
+  compression(options: CompressionOptions | false = {}): this {
+    return this.set('compression', options);
   }
 
   /** The effective settings (a copy). */
@@ -336,8 +349,12 @@ export class Server {
   /** Compiles the registrations into the structures the hot path uses. */
   private compile(): Engine {
     if (this.engine !== null) return this.engine;
+    const compress = this.config.compression;
     const pipeline = new Pipeline(
-      [...this.requestMiddlewares],
+      // Compression goes first so that it covers every response, streams included.
+      compress === false
+        ? [...this.requestMiddlewares]
+        : [compressionMiddleware(compress), ...this.requestMiddlewares],
       [...this.responseMiddlewares],
       [...this.errorHooks],
       logToStderr,
