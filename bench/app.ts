@@ -41,8 +41,26 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'x-xss-protection': '0',
 };
 
+/**
+ * Which app a target serves: `basic` (plain routes, no middleware) or `middleware` (the same
+ * routes behind security headers, CORS and a request id). Middleware runs for every route, so
+ * each app is its own server process: the basic cases never pay for middleware.
+ */
+export type BenchApp = 'basic' | 'middleware';
+
+/** The app a target server was started for: `argv[3]`, default `basic`. */
+export function appFromArgs(): BenchApp {
+  const app = process.argv[3] ?? 'basic';
+  if (app !== 'basic' && app !== 'middleware') {
+    throw new Error(`unknown app ${JSON.stringify(app)}: expected basic or middleware`);
+  }
+  return app;
+}
+
 /** One benchmark case: a request path and the response every target must give for it. */
 export interface BenchCase {
+  /** The app the target serves for this case. */
+  readonly app: BenchApp;
   /** Short name, used by `BENCH_CASES` and in the table. */
   readonly name: string;
   /** Request target (path) sent with GET. */
@@ -59,21 +77,24 @@ export interface BenchCase {
 
 /** All cases, in table order. */
 export const BENCH_CASES: readonly BenchCase[] = [
-  { name: 'plaintext', path: '/', contentType: 'text/plain', expected: HELLO_BODY },
+  { name: 'plaintext', app: 'basic', path: '/', contentType: 'text/plain', expected: HELLO_BODY },
   {
     name: 'json',
+    app: 'basic',
     path: '/json',
     contentType: 'application/json',
     expected: { message: JSON_MESSAGE },
   },
   {
     name: 'param',
+    app: 'basic',
     path: USERS_PREFIX + BENCH_USER_ID,
     contentType: 'application/json',
     expected: { id: BENCH_USER_ID },
   },
   {
     name: 'middleware',
+    app: 'middleware',
     path: MIDDLEWARE_PATH,
     contentType: 'application/json',
     expected: { message: JSON_MESSAGE },

@@ -33,7 +33,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
-import { BENCH_CASES, type BenchCase } from './app.js';
+import { BENCH_CASES, type BenchApp, type BenchCase } from './app.js';
 
 // ---- configuration ---------------------------------------------------------------------------
 
@@ -181,12 +181,12 @@ interface RunningTarget {
 }
 
 /** Starts `target` on a free port and resolves once it prints `ready <port>`. */
-function startTarget(target: Target): Promise<RunningTarget> {
+function startTarget(target: Target, app: BenchApp): Promise<RunningTarget> {
   if (!existsSync(target.script)) {
     return Promise.reject(new Error(`${target.script} not found (run the build first)`));
   }
   const child = track(
-    spawn(process.execPath, [target.script, '0'], { stdio: ['ignore', 'pipe', 'inherit'] }),
+    spawn(process.execPath, [target.script, '0', app], { stdio: ['ignore', 'pipe', 'inherit'] }),
   );
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -673,17 +673,30 @@ async function benchTarget(
   target: Target,
   results: ResultTable,
 ): Promise<void> {
-  const running = await startTarget(target).catch((error: unknown) => {
-    throw new Error(`${target.name} failed to start: ${(error as Error).message}`);
+  for (const app of ['basic', 'middleware'] as const) {
+    const cases = settings.cases.filter((c) => c.app === app);
+    if (cases.length > 0) await benchTargetApp(settings, target, app, cases, results);
+  }
+}
+
+async function benchTargetApp(
+  settings: BenchSettings,
+  target: Target,
+  app: BenchApp,
+  cases: readonly BenchCase[],
+  results: ResultTable,
+): Promise<void> {
+  const running = await startTarget(target, app).catch((error: unknown) => {
+    throw new Error(`${target.name} (${app}) failed to start: ${(error as Error).message}`);
   });
   try {
-    // Every case is verified, even those filtered out, so a broken route is never missed.
-    for (const benchCase of BENCH_CASES) {
+    // Every case of the app is verified, even those filtered out, so a broken route is never missed.
+    for (const benchCase of BENCH_CASES.filter((c) => c.app === app)) {
       await verifyCase(running.port, benchCase).catch((error: unknown) => {
         throw new Error(`${target.name} failed verification: ${(error as Error).message}`);
       });
     }
-    for (const benchCase of settings.cases) {
+    for (const benchCase of cases) {
       const url = `http://127.0.0.1:${running.port}${benchCase.path}`;
       // Warm-up lets the JIT settle on this route before anything is measured.
       const headers = benchCase.requestHeaders ?? {};

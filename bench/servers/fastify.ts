@@ -10,7 +10,7 @@ import fastifyCors from '@fastify/cors';
 import fastifyHelmet from '@fastify/helmet';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { BENCH_ORIGIN, HELLO_BODY, JSON_MESSAGE, MIDDLEWARE_PATH } from '../app.js';
+import { appFromArgs, BENCH_ORIGIN, HELLO_BODY, JSON_MESSAGE, MIDDLEWARE_PATH } from '../app.js';
 import { announceReady, BENCH_HOST, portFromArgs } from './cli.js';
 
 // Handlers are module-level functions and send synchronously: Fastify's fastest documented
@@ -32,17 +32,21 @@ function echoRequestId(request: FastifyRequest, reply: FastifyReply, done: () =>
   done();
 }
 
-// The middleware case with Fastify's own plugins: helmet, cors, and its built-in request id
-// (read from x-request-id when sent, else a UUID), echoed on the response by a hook.
-const app = Fastify({
-  logger: false,
-  requestIdHeader: 'x-request-id',
-  genReqId: () => randomUUID(),
-});
-await app.register(fastifyHelmet);
-await app.register(fastifyCors, { origin: [BENCH_ORIGIN] });
-app.addHook('onRequest', echoRequestId);
-app.get(MIDDLEWARE_PATH, json);
+const middlewareApp = appFromArgs() === 'middleware';
+// The middleware app uses Fastify's own plugins: helmet, cors, and its built-in request id
+// (read from x-request-id when sent, else a UUID), echoed on the response by a hook. The basic
+// app keeps Fastify's defaults.
+const app = Fastify(
+  middlewareApp
+    ? { logger: false, requestIdHeader: 'x-request-id', genReqId: () => randomUUID() }
+    : { logger: false },
+);
+if (middlewareApp) {
+  await app.register(fastifyHelmet);
+  await app.register(fastifyCors, { origin: [BENCH_ORIGIN] });
+  app.addHook('onRequest', echoRequestId);
+  app.get(MIDDLEWARE_PATH, json);
+}
 app.get('/', plaintext);
 app.get('/json', json);
 app.get('/users/:id', user);

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { Server, cors, requestId, securityHeaders, type Context } from '../../src/index.js';
-import { BENCH_ORIGIN, HELLO_BODY, JSON_MESSAGE, MIDDLEWARE_PATH } from '../app.js';
+import { appFromArgs, BENCH_ORIGIN, HELLO_BODY, JSON_MESSAGE, MIDDLEWARE_PATH } from '../app.js';
 import { announceReady, BENCH_HOST, portFromArgs } from './cli.js';
 
 // Module-level handlers: the only per-request work is what the framework itself does.
@@ -23,11 +23,13 @@ async function user(ctx: Context): Promise<void> {
 }
 
 const server = new Server({ host: BENCH_HOST, port: portFromArgs() });
-// The middleware case: the batteries run for every request, as a user would register them.
-server.requestMiddleware(securityHeaders());
-server.requestMiddleware(cors({ origins: [BENCH_ORIGIN] }));
-server.requestMiddleware(requestId());
-server.get(MIDDLEWARE_PATH, json);
+if (appFromArgs() === 'middleware') {
+  // The batteries run for every request, registered as a user would.
+  server.requestMiddleware(securityHeaders());
+  server.requestMiddleware(cors({ origins: [BENCH_ORIGIN] }));
+  server.requestMiddleware(requestId());
+  server.get(MIDDLEWARE_PATH, json);
+}
 server.get('/', plaintext);
 server.get('/json', json);
 server.get('/users/{id}', user);

@@ -13,6 +13,7 @@
  */
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import {
+  appFromArgs,
   BENCH_ORIGIN,
   BENCH_USER_ID,
   HELLO_BODY,
@@ -44,7 +45,7 @@ interface FixedRoute {
   readonly response: Buffer;
 }
 
-const ROUTES: readonly FixedRoute[] = [
+const ALL_ROUTES: readonly FixedRoute[] = [
   { target: Buffer.from('/'), response: response('200 OK', 'text/plain', HELLO_BODY) },
   {
     target: Buffer.from('/json'),
@@ -64,6 +65,12 @@ const ROUTES: readonly FixedRoute[] = [
     response: response('200 OK', 'application/json', JSON.stringify({ id: BENCH_USER_ID })),
   },
 ];
+const MIDDLEWARE_TARGET = Buffer.from(MIDDLEWARE_PATH);
+// The middleware route exists only in the middleware app, like on every other target.
+const ROUTES =
+  appFromArgs() === 'middleware'
+    ? ALL_ROUTES
+    : ALL_ROUTES.filter((route) => !route.target.equals(MIDDLEWARE_TARGET));
 const NOT_FOUND = response('404 Not Found', 'text/plain', 'Not Found');
 const HEAD_END = Buffer.from('\r\n\r\n');
 const SPACE = 0x20;

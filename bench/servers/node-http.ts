@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  appFromArgs,
   BENCH_ORIGIN,
   HELLO_BODY,
   JSON_MESSAGE,
@@ -23,6 +24,8 @@ const PLAIN_HEADERS = {
   'Content-Type': 'text/plain',
   'Content-Length': String(Buffer.byteLength(HELLO_BODY)),
 };
+
+const MIDDLEWARE_APP = appFromArgs() === 'middleware';
 
 /** The middleware case by hand: security headers, CORS for the allowed origin, a request id. */
 function applyMiddleware(req: IncomingMessage, res: ServerResponse): void {
@@ -63,7 +66,7 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     sendJson(res, { message: JSON_MESSAGE });
     return;
   }
-  if (path === MIDDLEWARE_PATH) {
+  if (MIDDLEWARE_APP && path === MIDDLEWARE_PATH) {
     applyMiddleware(req, res);
     sendJson(res, { message: JSON_MESSAGE });
     return;
