@@ -13,6 +13,8 @@ const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const ASCII_HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 const EMPTY_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+// application/json or any application/<x>+json, parameters allowed.
+const JSON_MEDIA_TYPE = /^\s*application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 /** A response body: text (sent as UTF-8) or bytes. */
 export type ResponseBody = string | Uint8Array;
@@ -221,6 +223,16 @@ export class Context {
    * @throws HttpError 400 for invalid JSON, 422 listing the issues when validation fails
    */
   async parseRequestBody<S extends StandardSchemaV1>(schema: S): Promise<InferSchemaOutput<S>> {
+    const type = this.getRequestHeader('content-type');
+    if (type !== undefined && !JSON_MEDIA_TYPE.test(type)) {
+      throw new HttpError(
+        415,
+        `expected a JSON body (application/json), got ${type.slice(0, 80)}`,
+        {
+          code: 'UNSUPPORTED_MEDIA_TYPE',
+        },
+      );
+    }
     const value = this.getRequestBodyJson();
     const result = await schema['~standard'].validate(value);
     if (result.issues !== undefined) {
