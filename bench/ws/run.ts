@@ -10,7 +10,7 @@
  * @packageDocumentation
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -72,7 +72,27 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-async function echoThroughput(target: Target): Promise<number> {
+/** What one echo run measured. */
+interface EchoResult {
+  /** Messages echoed per second. */
+  rate: number;
+  /** Messages echoed per second of server CPU (user + system): the load-independent figure. */
+  perCpuSecond: number;
+}
+
+/** The server's CPU time so far in seconds, from /proc (Linux), or NaN elsewhere. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime, in clock ticks of 1/100 s on Linux.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function echoThroughput(target: Target): Promise<EchoResult> {
   const { child, port } = await startServer(target);
   try {
     const load = spawn(
@@ -80,10 +100,12 @@ async function echoThroughput(target: Target): Promise<number> {
       [join(here, 'load.js'), String(port), String(CLIENTS), String(SECONDS), String(WINDOW)],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
+    const cpuBefore = cpuSeconds(child.pid);
     const match = await waitForLine(load, /^(\{.*\})$/);
+    const cpu = cpuSeconds(child.pid) - cpuBefore;
     const result = JSON.parse(match[1]!) as { messages: number; seconds: number; errors: number };
     if (result.errors > 0) throw new Error(`${target}: ${result.errors} client errors`);
-    return result.messages / result.seconds;
+    return { rate: result.messages / result.seconds, perCpuSecond: result.messages / cpu };
   } finally {
     await stop(child);
   }
@@ -137,7 +159,10 @@ async function memoryPerConnection(target: Target): Promise<PerConnection> {
   }
 }
 
-const throughput: Record<Target, number> = { hyperlane: 0, ws: 0 };
+const throughput: Record<Target, EchoResult> = {
+  hyperlane: { rate: 0, perCpuSecond: 0 },
+  ws: { rate: 0, perCpuSecond: 0 },
+};
 const memory: Record<Target, PerConnection> = {
   hyperlane: { heap: Infinity, rss: Infinity },
   ws: { heap: Infinity, rss: Infinity },
@@ -145,7 +170,11 @@ const memory: Record<Target, PerConnection> = {
 for (let round = 0; round < ROUNDS; round++) {
   for (const target of round % 2 === 0 ? TARGETS : [...TARGETS].reverse()) {
     if (ONLY !== 'memory') {
-      throughput[target] = Math.max(throughput[target], await echoThroughput(target));
+      const echo = await echoThroughput(target);
+      throughput[target] = {
+        rate: Math.max(throughput[target].rate, echo.rate),
+        perCpuSecond: Math.max(throughput[target].perCpuSecond, echo.perCpuSecond),
+      };
     }
     if (ONLY === 'echo') continue;
     const measured = await memoryPerConnection(target);
@@ -160,9 +189,15 @@ const rows = [
   ['', 'hyperlane', 'ws (bare)', 'ratio'],
   [
     `echo msgs/s (${CLIENTS} clients)`,
-    throughput.hyperlane.toFixed(0),
-    throughput.ws.toFixed(0),
-    (throughput.hyperlane / throughput.ws).toFixed(3),
+    throughput.hyperlane.rate.toFixed(0),
+    throughput.ws.rate.toFixed(0),
+    (throughput.hyperlane.rate / throughput.ws.rate).toFixed(3),
+  ],
+  [
+    'echo msgs per server CPU-s',
+    throughput.hyperlane.perCpuSecond.toFixed(0),
+    throughput.ws.perCpuSecond.toFixed(0),
+    (throughput.hyperlane.perCpuSecond / throughput.ws.perCpuSecond).toFixed(3),
   ],
   [
     `heap bytes/conn (${IDLE} idle)`,
