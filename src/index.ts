@@ -5,6 +5,7 @@
 export { Server, type RunningServer, type CloseOptions } from './server/server.js';
 export type { ServerConfig, TlsOptions, WsCompressionConfig } from './server/config.js';
 export { DEFAULT_CONFIG } from './server/config.js';
+export type { WorkerCount } from './server/cluster.js';
 export type { InjectRequest, InjectResponse } from './server/inject.js';
 export {
   Context,

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { performance } from 'node:perf_hooks';
 import type { Context } from '../context/context.js';
 import { HyperlaneError } from '../error/hyperlane-error.js';
@@ -105,10 +106,13 @@ class JsonLogger implements Logger {
 
 /**
  * The built-in logger `logger()` uses by default: one pino-style JSON line per call
- * (`level`, `time`, bindings, fields, `msg`) written to `destination` (default stdout).
+ * (`level`, `time`, `pid`, `worker` in a worker process, bindings, fields, `msg`) written to
+ * `destination` (default stdout).
  */
 export function createJsonLogger(destination: LogDestination = process.stdout): Logger {
-  return new JsonLogger(destination, '');
+  // pino's base fields; a worker of `server.workers()` also says which one it is.
+  const worker = cluster.isWorker ? `,"worker":${cluster.worker?.id ?? 0}` : '';
+  return new JsonLogger(destination, `,"pid":${process.pid}${worker}`);
 }
 
 let defaultLogger: Logger | null = null;

@@ -61,6 +61,8 @@ export interface ServerConfig {
   sseKeepAlive: number | false;
   /** Compress responses (gzip, brotli, deflate by Accept-Encoding); off unless set. */
   compression: CompressionOptions | false;
+  /** Worker processes sharing the port (`'auto'`: one per core); one process unless set. */
+  workers: number | 'auto' | undefined;
 }
 
 /** The defaults every Server starts from. */
@@ -82,6 +84,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   wsCompression: false,
   sseKeepAlive: false,
   compression: false,
+  workers: undefined,
 });
 
 type Check = (value: unknown) => string | null;
@@ -129,6 +132,12 @@ const CHECKS: Record<keyof ServerConfig, Check> = {
     Array.isArray(value) && value.every((item) => typeof item === 'string' && TOKEN.test(item))
       ? null
       : 'an array of subprotocol tokens',
+  workers: (value) =>
+    value === undefined ||
+    value === 'auto' ||
+    (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 1024)
+      ? null
+      : "'auto' or an integer from 1 to 1024",
   compression: (value) => {
     if (value === false) return null;
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {

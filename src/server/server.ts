@@ -14,6 +14,15 @@ import {
   type WsCompressionConfig,
 } from './config.js';
 import { Connection } from './connection.js';
+import cluster from 'node:cluster';
+import {
+  ClusterPrimary,
+  isHyperlaneWorker,
+  resolveWorkerCount,
+  serveAsWorker,
+  workerId,
+  type WorkerCount,
+} from './cluster.js';
 import {
   compression as compressionMiddleware,
   type CompressionOptions,
@@ -49,8 +58,12 @@ const WS_WRITE_HIGH_WATER = 1024 * 1024;
 
 const NO_STATS: ServerStats = Object.freeze({ connections: 0, webSockets: 0 });
 
+// Each worker's lines say which worker wrote them.
+const LOG_PREFIX =
+  workerId() === undefined ? '[hyperlane-ts]' : `[hyperlane-ts worker ${workerId()}]`;
+
 function logToStderr(message: string, error: unknown): void {
-  console.error(`[hyperlane-ts] ${message}:`, error);
+  console.error(`${LOG_PREFIX} ${message}:`, error);
 }
 
 /**
@@ -73,7 +86,7 @@ export class Server {
   private readonly wsClosedHooks: WsClosedHook[] = [];
   private readonly wsHandlerModePatterns = new Set<string>();
   private engine: Engine | null = null;
-  private running: ActiveServer | null = null;
+  private running: RunningServer | null = null;
 
   /**
    * @param config - any subset of {@link ServerConfig}; unknown keys or wrong types throw,
@@ -182,6 +195,16 @@ export class Server {
    */
   compression(options: CompressionOptions | false = {}): this {
     return this.set('compression', options);
+  }
+
+  /**
+   * Runs the server in `count` worker processes sharing the port (`'auto'`: one per core).
+   * The script runs again in each worker, where `run()` listens; in the primary `run()`
+   * resolves once every worker listens, and `close()` (or SIGTERM/SIGINT) drains them all. A
+   * crashed worker is replaced, with a growing delay while crashes repeat.
+   */
+  workers(count: WorkerCount): this {
+    return this.set('workers', count);
   }
 
   /** The effective settings (a copy). */
@@ -314,6 +337,8 @@ export class Server {
         'run() was called while the server is already running',
       );
     }
+    const workers = this.config.workers;
+    if (workers !== undefined && cluster.isPrimary) return this.runPrimary(workers);
     const active = new ActiveServer(this.compile());
     this.running = active;
     try {
@@ -325,7 +350,26 @@ export class Server {
     void active.closed.then(() => {
       this.running = null;
     });
+    if (workers !== undefined && isHyperlaneWorker())
+      serveAsWorker(active, DEFAULT_CLOSE_TIMEOUT_MS);
     return active;
+  }
+
+  /** In the primary of `workers()`: no listening here, only the workers, which run this script too. */
+  private async runPrimary(workers: WorkerCount): Promise<RunningServer> {
+    this.compile(); // registrations are checked here too, and frozen like in a single process
+    const primary = new ClusterPrimary(resolveWorkerCount(workers), DEFAULT_CLOSE_TIMEOUT_MS);
+    this.running = primary;
+    try {
+      await primary.start();
+    } catch (error) {
+      this.running = null;
+      throw error;
+    }
+    void primary.closed.then(() => {
+      this.running = null;
+    });
+    return primary;
   }
 
   private set<K extends keyof ServerConfig>(key: K, value: ServerConfig[K]): this {

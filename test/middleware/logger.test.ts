@@ -282,10 +282,10 @@ test('built-in logger children accumulate bindings', () => {
   assert.deepEqual(
     destination.lines.map(({ time: _time, ...rest }) => rest),
     [
-      { level: 30, a: 1, b: 'two', c: true, msg: 'hi' },
-      { level: 30 },
-      { level: 40, value: [1, 'two'], msg: 'an array' },
-      { level: 50, big: '10', msg: 'a bigint' },
+      { level: 30, pid: process.pid, a: 1, b: 'two', c: true, msg: 'hi' },
+      { level: 30, pid: process.pid },
+      { level: 40, pid: process.pid, value: [1, 'two'], msg: 'an array' },
+      { level: 50, pid: process.pid, big: '10', msg: 'a bigint' },
     ],
   );
 });
