@@ -58,6 +58,8 @@ export class Connection implements ResponseChannel {
   private closeTimer: NodeJS.Timeout | null = null;
   private session: WsSession | null = null;
   private lastStreamWrite = 0;
+  /** The socket is corked until the end of this tick, batching pipelined responses. */
+  private corked = false;
   /** Bytes still owed by a stream framed by its declared `content-length`; -1 when chunked. */
   private streamRemaining = -1;
   private writtenAtLastCheck = 0;
@@ -351,6 +353,13 @@ export class Connection implements ResponseChannel {
       return true;
     }
     const head = serializeResponseHead(status, ctx._headers, Framing.Length, length, connection);
+    if (!this.corked && this.parser.bufferedBytes() > 0) {
+      // Pipelined requests are waiting: their responses, written in this same turn of the
+      // event loop, leave together in one write rather than one syscall each.
+      this.corked = true;
+      socket.cork();
+      process.nextTick(uncorkConnection, this);
+    }
     if (typeof body === 'string' && !ctx._latin1Head) {
       // A body whose UTF-8 length equals its length is ASCII, and so is the head: write it as
       // latin1, a straight byte copy, instead of transcoding it as UTF-8.
@@ -502,6 +511,12 @@ export class Connection implements ResponseChannel {
     }
   }
 
+  /** @internal Ends the batching `sendResponse()` started for pipelined responses. */
+  uncork(): void {
+    this.corked = false;
+    this.socket.uncork();
+  }
+
   /** @internal */
   onDrain(): void {
     this.drain?.resolveAll();
@@ -626,6 +641,10 @@ export class Connection implements ResponseChannel {
  * The length a HEAD response announces: the body's, or, when the handler built no body, the
  * Content-Length it set itself (the size the GET would have), if that is a valid number.
  */
+function uncorkConnection(connection: Connection): void {
+  connection.uncork();
+}
+
 /** The handler's own `content-length` on a stream, or -1 if it set none (or nonsense). */
 function declaredContentLength(ctx: Context): number {
   const declared = ctx._headers.get('content-length');
