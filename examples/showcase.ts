@@ -493,8 +493,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   try {
     showcase = await createShowcase();
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
+    // A bad setting (a config file, HL_* variables, a too-short HL_AUTH_SECRET) is the
+    // operator's to fix: say what is wrong, not where in our code it was noticed.
+    if (!(error instanceof ConfigError) && !(error instanceof RangeError)) throw error;
+    console.error(`showcase: ${error.message}`);
     process.exit(1);
   }
   const running = await showcase.run();
