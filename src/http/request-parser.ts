@@ -32,11 +32,13 @@ const TARGET = /^[\x21-\x7e]+$/;
 const VERSION = /^HTTP\/(\d)\.(\d)$/;
 // RFC 3986 host (reg-name, IPv4, or a bracketed IP literal) with an optional port; may be empty.
 const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.vV]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::\d*)?$/;
-const CONTENT_LENGTH_VALUE = /^\d{1,15}$/;
-const CHUNK_SIZE = /^[0-9A-Fa-f]{1,16}$/;
+// Any number of leading zeros (RFC 9110 §8.6, RFC 9112 §7.1), then at most 15 decimal or 16
+// hex digits (a size that large is refused by the body limit long before it could matter).
+const CONTENT_LENGTH_VALUE = /^0*\d{1,15}$/;
+const CHUNK_SIZE = /^0*[0-9A-Fa-f]{1,16}$/;
 // RFC 9112 §7.1.1 chunk extensions, with the bad whitespace (BWS) the grammar allows.
 const CHUNK_EXTENSIONS =
-  /^(?:[ \t]*;[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*=[ \t]*(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t\x20\x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*"))?)*[ \t]*$/;
+  /^(?:[ \t]*;[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*=[ \t]*(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t\x20\x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*"))?)*$/;
 // A chunk-size line with extensions longer than this is an attack, not a chunk.
 const MAX_CHUNK_LINE = 4096;
 
@@ -209,6 +211,8 @@ export class RequestParser {
 
   /** Splits the target into path and query per its form (RFC 9112 §3.2). */
   private resolveTargetForm(request: ParsedRequest, target: string): void {
+    // RFC 9110 §9.3.6: a tunnel is not something this server offers, whatever the target form.
+    if (request.method === 'CONNECT') throw new HttpParseError(501, 'CONNECT is not supported');
     let pathStart = 0;
     const first = target.charCodeAt(0);
     if (first !== 47 /* '/' */) {
@@ -219,24 +223,33 @@ export class RequestParser {
         request.path = '*';
         return;
       }
-      if (request.method === 'CONNECT') {
-        throw new HttpParseError(501, 'CONNECT is not supported');
-      }
       const schemeEnd = target.indexOf('://');
       const scheme = schemeEnd === -1 ? '' : target.slice(0, schemeEnd).toLowerCase();
       if (scheme !== 'http' && scheme !== 'https') {
         throw new HttpParseError(400, 'request target is neither origin-form nor absolute-form');
       }
-      const slash = target.indexOf('/', schemeEnd + 3);
-      const question = target.indexOf('?', schemeEnd + 3);
+      const authorityStart = schemeEnd + 3;
+      const slash = target.indexOf('/', authorityStart);
+      const question = target.indexOf('?', authorityStart);
+      const hash = target.indexOf('#', authorityStart);
+      const targetEnd = hash === -1 ? target.length : hash;
       const authorityEnd = Math.min(
-        slash === -1 ? target.length : slash,
-        question === -1 ? target.length : question,
+        slash === -1 ? targetEnd : slash,
+        question === -1 ? targetEnd : question,
+        targetEnd,
       );
-      request.absoluteAuthority = target.slice(schemeEnd + 3, authorityEnd);
-      if (slash === -1 || (question !== -1 && question < slash)) {
+      const authority = target.slice(authorityStart, authorityEnd);
+      // Userinfo (`user@host`) and anything else that is not host[:port] is refused, as a
+      // Host header would be (RFC 9110 §4.2.4, RFC 9112 §3.2.2).
+      // An empty host is invalid too (RFC 9110 §4.2.1), with or without a port.
+      if (authority.length === 0 || authority.charCodeAt(0) === 58 || !HOST_VALUE.test(authority)) {
+        throw new HttpParseError(400, `invalid authority "${authority}" in the request target`);
+      }
+      request.absoluteAuthority = authority;
+      if (authorityEnd === targetEnd || authorityEnd === question) {
         request.path = '/';
-        request.query = question === -1 ? '' : target.slice(question + 1);
+        request.query =
+          question === -1 || question > targetEnd ? '' : target.slice(question + 1, targetEnd);
         return;
       }
       pathStart = slash;
@@ -417,6 +430,8 @@ export class RequestParser {
     if (!CHUNK_SIZE.test(sizeText)) throw new HttpParseError(400, `bad chunk size "${sizeText}"`);
     const size = parseInt(sizeText, 16);
     if (size === 0) {
+      // The trailer section gets its own head-size budget: the head's is spent on the head.
+      this.headBytes = 0;
       this.state = State.Trailer;
       return true;
     }
