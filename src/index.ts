@@ -10,6 +10,7 @@ export type { InjectRequest, InjectResponse } from './server/inject.js';
 export {
   Context,
   type ResponseBody,
+  type BeforeSendOptions,
   type ContextHook,
   type ResponseEncoder,
 } from './context/context.js';

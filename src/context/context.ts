@@ -19,6 +19,15 @@ const JSON_MEDIA_TYPE = /^\s*application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 /** A response body: text (sent as UTF-8) or bytes. */
 export type ResponseBody = string | Uint8Array;
 
+/** Options of `ctx.onBeforeSend()`. */
+export interface BeforeSendOptions {
+  /**
+   * Run after every hook registered without it: for hooks that must see the final body, such
+   * as compression (a conditional 304 or a body rewrite by another hook comes first).
+   */
+  last?: boolean;
+}
+
 /** A function `onBeforeSend()` / `onFinish()` run with the Context. */
 export type ContextHook = (ctx: Context) => void;
 
@@ -86,7 +95,10 @@ export class Context {
   private abortController: AbortController | null = null;
   private _signalDue = false;
   private beforeSendHooks: ContextHook[] | null = null;
+  private lastBeforeSendHooks: ContextHook[] | null = null;
   private finishHooks: ContextHook[] | null = null;
+  /** @internal The stream's encoder is finishing: no chunk may follow. */
+  _streamClosing = false;
   /** @internal Encoder of a streamed response's chunks, if one was set. */
   _encoder: ResponseEncoder | null = null;
   /** Chunks pass the encoder one at a time, in order: each waits for the one before. */
@@ -503,12 +515,16 @@ export class Context {
     // Not an async function: it returns the channel's promise itself, so an awaited send costs
     // no extra promise and no extra turns of the microtask queue (one per WebSocket message).
     if (this._webSocket) return this._channel.sendChunk(this, this._body);
-    if (this._channel.isPeerGone() || this._streamEnded || this._done) {
+    if (this._channel.isPeerGone() || this._streamEnded || this._done || this._streamClosing) {
       return Promise.reject(peerGoneError());
     }
     if (!this._sent && this.beforeSendHooks !== null) {
       this._streaming = true; // so the hooks see the stream this response is about to become
-      this.runBeforeSendHooks();
+      try {
+        this.runBeforeSendHooks();
+      } catch (error) {
+        return Promise.reject(error);
+      }
     }
     if (!this._sent) {
       this._streaming = true;
@@ -597,8 +613,12 @@ export class Context {
    * response and for the start of a stream), in registration order. Setters still apply there,
    * so a hook can add headers or replace the body. Not used on WebSocket messages.
    */
-  onBeforeSend(hook: ContextHook): this {
-    (this.beforeSendHooks ??= []).push(hook);
+  onBeforeSend(hook: ContextHook, options?: BeforeSendOptions): this {
+    if (this._webSocket) return this; // messages have no head: nothing would ever run it
+    if (options?.last === true) (this.lastBeforeSendHooks ??= []).push(hook);
+    else (this.beforeSendHooks ??= []).push(hook);
+    // One list is checked on the hot path; the late ones are appended when it runs.
+    this.beforeSendHooks ??= [];
     return this;
   }
 
@@ -700,6 +720,8 @@ export class Context {
     const encoder = this._encoder;
     if (encoder === null) return RESOLVED;
     this._encoder = null;
+    // From here a chunk could only land after the encoder's last bytes, unencoded: refuse it.
+    this._streamClosing = true;
     return (this.encoderTail ?? RESOLVED)
       .then(() => encoder.finish())
       .then((last) => {
@@ -712,8 +734,12 @@ export class Context {
 
   private runBeforeSendHooks(): void {
     const hooks = this.beforeSendHooks!;
-    this.beforeSendHooks = null; // once: a hook that sends, or a 500 after a throw, skips them
+    const last = this.lastBeforeSendHooks;
+    // Once: a hook that sends, or a 500 after a throw, skips them.
+    this.beforeSendHooks = null;
+    this.lastBeforeSendHooks = null;
     for (let i = 0; i < hooks.length; i++) hooks[i]!(this);
+    if (last !== null) for (let i = 0; i < last.length; i++) last[i]!(this);
   }
 
   /** @internal Fires `signal` without ending the exchange (response sent, or the client left). */

@@ -59,6 +59,8 @@ const OPTIONS_KEY = Symbol('hyperlane.compression');
 const ENCODER_KEY = Symbol('hyperlane.compression.encoder');
 
 const EMPTY = Buffer.alloc(0);
+// Compression sees the final body: after a 304 from etag() or a body another hook rewrote.
+const LAST = { last: true } as const;
 const DIGITS = /^\d{1,15}$/;
 const NO_TRANSFORM = /(?:^|[\s,])no-transform(?:[\s,=;]|$)/i;
 const VARIES_ALREADY = /(?:^|,)[ \t]*(?:accept-encoding|\*)[ \t]*(?:,|$)/i;
@@ -88,7 +90,7 @@ export function compression(options: CompressionOptions = {}): Middleware {
     // Registered twice (server.compression() and by hand): the first registration decides.
     if (ctx.getAttribute(OPTIONS_KEY) !== undefined) return;
     ctx.setAttribute(OPTIONS_KEY, compiled);
-    ctx.onBeforeSend(compressHook);
+    ctx.onBeforeSend(compressHook, LAST);
   };
 }
 

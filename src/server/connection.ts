@@ -213,7 +213,9 @@ export class Connection implements ResponseChannel {
   keepEventStreamAlive(now: number, idleMs: number): void {
     const ctx = this.current;
     if (ctx === null || !ctx._streaming || !ctx._sent || ctx._streamEnded || this.peerGone) return;
-    if (now - this.lastStreamWrite < idleMs || this.streamRemaining >= 0) return;
+    if (now - this.lastStreamWrite < idleMs || this.streamRemaining >= 0 || ctx._streamClosing) {
+      return;
+    }
     const type = ctx._headers.get('content-type');
     if (typeof type !== 'string' || !type.startsWith('text/event-stream')) return;
     // An encoded (compressed) stream must carry the comment through its encoder too.

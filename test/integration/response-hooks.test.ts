@@ -94,6 +94,8 @@ test('onFinish(): runs once per exchange with the final status, also when the cl
     finished.push(`${ctx.getRequestPath()} ${ctx.getResponseStatusCode()} ${ctx.isSent()}`);
   };
   let release: () => void = () => {};
+  let lateRuns = 0;
+  let lateRanAtOnce = false;
   const { base, port } = await serve(t, (server) => {
     server.requestMiddleware((ctx) => {
       ctx.onFinish(record);
@@ -108,11 +110,11 @@ test('onFinish(): runs once per exchange with the final status, also when the cl
     });
     server.get('/late', (ctx) => {
       ctx.setResponseBody('late registration');
-      ctx.sendNow();
-      let ranAtOnce = false;
-      // Registered once the exchange is over for the handler: still runs exactly once.
-      ctx.onFinish(() => (ranAtOnce = true));
-      ctx.setAttribute('ran', ranAtOnce);
+      // Registered by work that outlives the exchange: the hook runs at once, exactly once.
+      setTimeout(() => {
+        ctx.onFinish(() => lateRuns++);
+        lateRanAtOnce = lateRuns === 1;
+      }, 20);
     });
   });
   await (await fetch(`${base}/ok`)).text();
@@ -133,8 +135,10 @@ test('onFinish(): runs once per exchange with the final status, also when the cl
     '/slow 200 false',
   ]);
   assert.equal(finished[4], '/late 200 true');
+  assert.ok(await eventually(() => lateRanAtOnce), 'a hook registered after the end runs at once');
   await sleep(20);
   assert.equal(finished.length, 5, 'no hook ran twice');
+  assert.equal(lateRuns, 1);
 });
 
 test('onFinish(): a hook that throws is reported and the connection is reused', async (t) => {
@@ -319,4 +323,62 @@ test('a stream with a declared content-length is framed by it and the connection
   assert.equal(short.closed, true);
   assert.equal(short.bytes.toString().endsWith('\r\n\r\nabc'), true);
   await assertServing(port);
+});
+
+function appendLate(ctx: Context): void {
+  ctx.setResponseBody(`${ctx.getResponseBodyString()}+last`);
+}
+function appendFirst(ctx: Context): void {
+  ctx.setResponseBody(`${ctx.getResponseBodyString()}+first`);
+}
+
+test('onBeforeSend({ last: true }) hooks run after the others, whatever the registration order', async (t) => {
+  const { base } = await serve(t, (server) => {
+    server.get('/order', (ctx) => {
+      ctx.onBeforeSend(appendLate, { last: true }).onBeforeSend(appendFirst);
+      ctx.setResponseBody('body');
+    });
+    server.get('/throws', (ctx) => {
+      ctx.onBeforeSend(() => {
+        throw new Error('hook failed at stream start');
+      });
+      ctx.setResponseStream();
+      // sendBody() reports the hook's failure as a rejection, never as a synchronous throw.
+      let threw = false;
+      let promise: Promise<void> | undefined;
+      try {
+        promise = ctx.sendBody();
+      } catch {
+        threw = true;
+      }
+      ctx.setAttribute('threw', threw);
+      return promise!.catch((error: Error) => {
+        ctx.setResponseStatusCode(503).setResponseBody(`rejected: ${error.message} threw=${threw}`);
+        ctx.setResponseStream();
+      });
+    });
+  });
+  assert.equal(await (await fetch(`${base}/order`)).text(), 'body+first+last');
+  const res = await fetch(`${base}/throws`);
+  assert.equal(await res.text(), 'rejected: hook failed at stream start threw=false');
+});
+
+test('an encoded stream refuses chunks once its encoder is finishing', async (t) => {
+  let late = '';
+  const { base } = await serve(t, (server) => {
+    server.get('/race', async (ctx) => {
+      ctx.onBeforeSend(useShoutingEncoder);
+      ctx.setResponseStream().setResponseBody('first;');
+      await ctx.sendBody();
+      const closing = ctx.closed();
+      ctx.setResponseBody('late;');
+      late = await ctx.sendBody().then(
+        () => 'accepted',
+        (error: Error) => error.message,
+      );
+      await closing;
+    });
+  });
+  assert.equal(await (await fetch(`${base}/race`)).text(), 'FIRST;[end]');
+  assert.match(late, /gone|closed|ended/i);
 });
