@@ -567,8 +567,12 @@ export class Connection implements ResponseChannel {
     }
     if (ctx._streaming && ctx._sent) {
       // Open streams never end on their own; end them so their handlers see sendBody() reject.
-      void this.endStream(ctx);
-      ctx._finish();
+      // An encoded (compressed) stream gets its encoder's last bytes first.
+      const ended = ctx._encoder === null ? RESOLVED : ctx._finishEncoding().catch(noop);
+      void ended.then(() => {
+        void this.endStream(ctx);
+        ctx._finish();
+      });
     }
   }
 

@@ -342,7 +342,9 @@ export class WsSession implements ResponseChannel {
     if (this.handlerMode) {
       const pending = settings.pipeline.run(ctx, this.route, false);
       if (pending !== undefined) await pending;
-      this.close(1000, '');
+      // A handler that threw (its error went to errorHook) ends the connection as a failure.
+      if (ctx._failed) this.close(INTERNAL_ERROR, 'handler failed');
+      else this.close(1000, '');
       return;
     }
     this.processQueue();
