@@ -25,5 +25,30 @@ export const BENCH_HOST = '127.0.0.1';
  * so the runner never sends load to a port nobody listens on.
  */
 export function announceReady(port: number): void {
+  answerMemoryRequests();
   process.stdout.write(`ready ${port}\n`);
+}
+
+/** What a server reports when the runner asks for its memory (after a full collection). */
+export interface MemoryReport {
+  heapUsed: number;
+  external: number;
+  rss: number;
+}
+
+/**
+ * When started with an IPC channel (the idle-memory scenarios), answers `{ cmd: 'mem' }` with
+ * a {@link MemoryReport} taken after two full collections (the runner starts it with
+ * `--expose-gc`), so garbage never counts as memory held per connection.
+ */
+export function answerMemoryRequests(): void {
+  if (process.send === undefined) return;
+  process.on('message', (message: { cmd?: string }) => {
+    if (message?.cmd !== 'mem') return;
+    const collect = (globalThis as { gc?: () => void }).gc;
+    collect?.();
+    collect?.();
+    const { heapUsed, external, rss } = process.memoryUsage();
+    process.send!({ heapUsed, external, rss } satisfies MemoryReport);
+  });
 }

@@ -2,11 +2,21 @@
  * Target `hyperlane`: the benchmark app on hyperlane-ts, written the way the README shows it
  * (async handlers, the fluent Context setters), with the default configuration apart from the
  * bind address.
- * Usage: `node .build/bench/servers/hyperlane.js [port]`.
+ * Usage: `node .build/bench/servers/hyperlane.js [port] [basic|middleware]`.
  * @packageDocumentation
  */
 import { Server, cors, requestId, securityHeaders, type Context } from '../../src/index.js';
-import { appFromArgs, BENCH_ORIGIN, HELLO_BODY, JSON_MESSAGE, MIDDLEWARE_PATH } from '../app.js';
+import {
+  appFromArgs,
+  BENCH_ORIGIN,
+  BENCH_ROUTES,
+  FILLER_BODY,
+  HELLO_BODY,
+  JSON_MESSAGE,
+  keepAliveFromEnv,
+  MIDDLEWARE_PATH,
+  type RouteKind,
+} from '../app.js';
 import { announceReady, BENCH_HOST, portFromArgs } from './cli.js';
 
 // Module-level handlers: the only per-request work is what the framework itself does.
@@ -22,7 +32,28 @@ async function user(ctx: Context): Promise<void> {
   ctx.setResponseBodyJson({ id: ctx.getRouteParam('id') });
 }
 
-const server = new Server({ host: BENCH_HOST, port: portFromArgs() });
+async function echo(ctx: Context): Promise<void> {
+  ctx.setResponseBodyJson(ctx.getRequestBodyJson());
+}
+
+async function filler(ctx: Context): Promise<void> {
+  ctx.setResponseHeader('Content-Type', 'text/plain').setResponseBody(FILLER_BODY);
+}
+
+const HANDLERS: Record<RouteKind, (ctx: Context) => Promise<void>> = {
+  plaintext,
+  json,
+  user,
+  echo,
+  filler,
+};
+
+const keepAlive = keepAliveFromEnv();
+const server = new Server({
+  host: BENCH_HOST,
+  port: portFromArgs(),
+  ...(keepAlive === undefined ? {} : { keepAliveTimeout: keepAlive }),
+});
 if (appFromArgs() === 'middleware') {
   // The batteries run for every request, registered as a user would.
   server.requestMiddleware(securityHeaders());
@@ -30,9 +61,11 @@ if (appFromArgs() === 'middleware') {
   server.requestMiddleware(requestId());
   server.get(MIDDLEWARE_PATH, json);
 }
-server.get('/', plaintext);
-server.get('/json', json);
-server.get('/users/{id}', user);
+for (const route of BENCH_ROUTES) {
+  const path = route.path.replace(/:(\w+)/g, '{$1}');
+  if (route.method === 'POST') server.post(path, HANDLERS[route.kind]);
+  else server.get(path, HANDLERS[route.kind]);
+}
 
 const running = await server.run();
 announceReady(running.port);

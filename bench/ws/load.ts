@@ -1,19 +1,19 @@
 /**
- * WebSocket load generator, run in its own process: `clients` connections, each keeping
- * `window` messages in flight (send one for every echo received) for `seconds`; prints a JSON
- * line `{ messages, seconds, errors }`. With `--idle`, it only opens the connections, prints
- * `open` and waits for stdin to close (for the memory measurement).
- * Usage: `node .build/bench/ws/load.js <port> <clients> <seconds> <window> [--idle]`.
+ * WebSocket echo load generator, run in its own process: `clients` connections, each keeping
+ * `window` messages in flight (it sends one for every echo received). After `warmup` seconds of
+ * uncounted echoes it prints `start`, counts for `seconds`, and prints a JSON line
+ * `{ messages, seconds, errors }`.
+ * Usage: `node .build/bench/ws/load.js <port> <clients> <seconds> <window> [warmup]`.
  * @packageDocumentation
  */
 import WebSocket from 'ws';
 
-const [portText, clientsText, secondsText, windowText] = process.argv.slice(2);
+const [portText, clientsText, secondsText, windowText, warmupText] = process.argv.slice(2);
 const port = Number(portText);
 const clients = Number(clientsText ?? 100);
 const seconds = Number(secondsText ?? 5);
 const window = Number(windowText ?? 8);
-const idle = process.argv.includes('--idle');
+const warmup = Number(warmupText ?? 0);
 const PAYLOAD = Buffer.from('{"type":"chat","text":"hello, websocket benchmark"}');
 
 function open(): Promise<WebSocket> {
@@ -31,30 +31,25 @@ for (let i = 0; i < clients; i += 100) {
   sockets.push(...batch);
 }
 
-if (idle) {
-  process.stdout.write('open\n');
-  process.stdin.resume();
-  process.stdin.on('end', () => {
-    for (const socket of sockets) socket.terminate();
-    process.exit(0);
+let received = 0;
+let errors = 0;
+let running = true;
+for (const socket of sockets) {
+  socket.on('message', () => {
+    received++;
+    if (running) socket.send(PAYLOAD, { binary: false });
   });
-} else {
-  let received = 0;
-  let errors = 0;
-  let running = true;
-  for (const socket of sockets) {
-    socket.on('message', () => {
-      received++;
-      if (running) socket.send(PAYLOAD, { binary: false });
-    });
-    socket.on('error', () => errors++);
-    for (let i = 0; i < window; i++) socket.send(PAYLOAD, { binary: false });
-  }
-  const started = process.hrtime.bigint();
-  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-  running = false;
-  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
-  process.stdout.write(`${JSON.stringify({ messages: received, seconds: elapsed, errors })}\n`);
-  for (const socket of sockets) socket.terminate();
-  process.exit(0);
+  socket.on('error', () => errors++);
+  for (let i = 0; i < window; i++) socket.send(PAYLOAD, { binary: false });
 }
+if (warmup > 0) await new Promise((resolve) => setTimeout(resolve, warmup * 1000));
+received = 0;
+process.stdout.write('start\n');
+const started = process.hrtime.bigint();
+await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+running = false;
+const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+const messages = received;
+process.stdout.write(`${JSON.stringify({ messages, seconds: elapsed, errors })}\n`);
+for (const socket of sockets) socket.terminate();
+process.exit(0);

@@ -1,16 +1,17 @@
 /**
  * WebSocket echo server for the WebSocket benchmark: `hyperlane` (a route that echoes each
  * message through the Context) or `ws` (a bare `ws` WebSocketServer on node:http, the
- * baseline). Reports memory over IPC so the runner can measure memory per connection.
- * Usage: `node .build/bench/ws/server.js <hyperlane|ws>` (started by bench/ws/run.ts).
+ * baseline). Started with an IPC channel, it reports its memory (see `servers/cli.ts`), so the
+ * runner can measure memory per connection.
+ * Usage: `node .build/bench/ws/server.js [port] <hyperlane|ws>` (started by the runner).
  * @packageDocumentation
  */
 import { createServer } from 'node:http';
 import { WebSocketServer } from 'ws';
 import { Server, type Context } from '../../src/index.js';
-import { announceReady, BENCH_HOST } from '../servers/cli.js';
+import { announceReady, BENCH_HOST, portFromArgs } from '../servers/cli.js';
 
-const target = process.argv[2];
+const target = process.argv[3];
 
 async function echo(ctx: Context): Promise<void> {
   await ctx.setResponseBody(ctx.getRequestBody()).sendBody();
@@ -18,7 +19,7 @@ async function echo(ctx: Context): Promise<void> {
 
 async function startHyperlane(): Promise<number> {
   // Heartbeat off in both targets: the baseline has none, and pings would skew the numbers.
-  const server = new Server({ host: BENCH_HOST, port: 0, wsHeartbeat: false });
+  const server = new Server({ host: BENCH_HOST, port: portFromArgs(), wsHeartbeat: false });
   server.get('/', echo);
   return (await server.run()).port;
 }
@@ -30,22 +31,12 @@ function startWs(): Promise<number> {
     socket.on('message', (data, isBinary) => socket.send(data as Buffer, { binary: isBinary }));
   });
   return new Promise((resolve) => {
-    http.listen(0, BENCH_HOST, () => {
+    http.listen(portFromArgs(), BENCH_HOST, () => {
       const address = http.address();
       resolve(typeof address === 'object' && address !== null ? address.port : 0);
     });
   });
 }
-
-/** Answers `{ cmd: 'mem' }` with the heap and RSS after a full collection. */
-process.on('message', (message: { cmd?: string }) => {
-  if (message.cmd !== 'mem') return;
-  const collect = (globalThis as { gc?: () => void }).gc;
-  collect?.();
-  collect?.();
-  const usage = process.memoryUsage();
-  process.send?.({ heapUsed: usage.heapUsed, rss: usage.rss, external: usage.external });
-});
 
 if (target === 'hyperlane') announceReady(await startHyperlane());
 else if (target === 'ws') announceReady(await startWs());
