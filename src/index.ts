@@ -74,6 +74,7 @@ export {
 } from './middleware/rate-limit-store.js';
 export {
   rateLimit,
+  rateLimitKey,
   type RateLimitAlgorithm,
   type RateLimitOptions,
 } from './middleware/rate-limit.js';

@@ -14,11 +14,16 @@ export type CorsOrigins =
 /** Options of {@link cors}. */
 export interface CorsOptions {
   /**
-   * Allowed origins: `'*'` (any), one origin (`'https://app.example'`, compared exactly), a
-   * RegExp (tested against the whole `Origin` value, so anchor it), a list of those, or a
-   * synchronous function deciding per request (only a return of `true` allows; a Promise does
-   * not). The literal origin `null` (sandboxed iframes, `file:`) is allowed only when listed
-   * as the string `'null'` or a function accepts it.
+   * Allowed origins: `'*'` (any, and then `credentials` must stay off), one origin
+   * (`'https://app.example'`, compared exactly), a RegExp, a list of those, or a synchronous
+   * function deciding per request (only a return of `true` allows; a Promise does not). The
+   * literal origin `null` (sandboxed iframes, `file:`) is allowed only when listed as the
+   * string `'null'` or a function accepts it.
+   *
+   * A RegExp is run with `test()`, which finds a match anywhere in the value: an unanchored
+   * `/app\.example/` would also allow `https://app.example.evil.example`. So a RegExp must be
+   * anchored, starting with `^` and ending with `$` (each top-level alternative too), such as
+   * `/^https:\/\/[a-z]+\.app\.example$/`; any other is refused when the middleware is built.
    */
   origins: CorsOrigins;
   /** Methods a preflight allows; default `GET,HEAD,PUT,PATCH,POST,DELETE`. */
@@ -53,10 +58,8 @@ const MAX_ORIGIN_LENGTH = 1024;
 const MAX_REQUEST_HEADERS_LENGTH = 2048;
 
 const enum Mode {
-  /** `'*'` without credentials: answer `*`. */
+  /** `'*'` (never with credentials): answer `*`. */
   Wildcard,
-  /** `'*'` with credentials: reflect any well-formed origin except `null`. */
-  ReflectAny,
   /** Exact strings and RegExps. */
   List,
   /** A user function. */
@@ -141,8 +144,6 @@ function resolveAllowOrigin(ctx: Context, options: CompiledCors, origin: string)
   const isNull = origin === 'null';
   if (!isNull && !ORIGIN_SYNTAX.test(origin)) return null;
   switch (options.mode) {
-    case Mode.ReflectAny:
-      return isNull ? null : origin;
     case Mode.List: {
       if (options.exact.has(origin)) return origin;
       if (isNull) return null;
@@ -225,10 +226,20 @@ function compileCors(options: CorsOptions): CompiledCors {
   const patterns: RegExp[] = [];
   for (const entry of list) {
     if (entry instanceof RegExp) {
+      if (!isAnchored(entry.source)) {
+        throw configError(
+          `cors(): origins RegExp ${String(entry)} must be anchored: start with ^ and end with $ (each top-level alternative too), such as /^https:\\/\\/[a-z]+\\.app\\.example$/; test() matches anywhere, so an unanchored pattern also allows origins such as https://app.example.evil.example`,
+        );
+      }
       patterns.push(entry);
     } else if (typeof entry === 'string') {
       if (entry === '*') {
-        compiled.mode = credentials ? Mode.ReflectAny : Mode.Wildcard;
+        if (credentials) {
+          throw configError(
+            "cors(): origins '*' cannot go with credentials: true: every website could then read responses made with the user's cookies. List the allowed origins instead (or pass a function that decides)",
+          );
+        }
+        compiled.mode = Mode.Wildcard;
         return compiled;
       }
       if (entry !== 'null' && !ORIGIN_SYNTAX.test(entry)) {
@@ -246,6 +257,44 @@ function compileCors(options: CorsOptions): CompiledCors {
   compiled.exact = exact;
   compiled.patterns = patterns;
   return compiled;
+}
+
+/**
+ * Whether a RegExp source is anchored at both ends: it starts with `^`, ends with an unescaped
+ * `$`, and every `|` outside groups and classes sits between a `$` and a `^`, so no top-level
+ * alternative can match in the middle of a value.
+ */
+function isAnchored(source: string): boolean {
+  if (source.charCodeAt(0) !== 0x5e /* ^ */ || !isAnchorAt(source, source.length - 1)) {
+    return false;
+  }
+  let depth = 0;
+  let inClass = false;
+  for (let i = 1; i < source.length; i++) {
+    const ch = source.charCodeAt(i);
+    if (ch === 0x5c /* \ */) {
+      i++;
+    } else if (inClass) {
+      if (ch === 0x5d /* ] */) inClass = false;
+    } else if (ch === 0x5b /* [ */) {
+      inClass = true;
+    } else if (ch === 0x28 /* ( */) {
+      depth++;
+    } else if (ch === 0x29 /* ) */) {
+      depth--;
+    } else if (ch === 0x7c /* | */ && depth === 0) {
+      if (!isAnchorAt(source, i - 1) || source.charCodeAt(i + 1) !== 0x5e) return false;
+    }
+  }
+  return true;
+}
+
+/** Whether `source[index]` is a `$` that is not escaped by a backslash. */
+function isAnchorAt(source: string, index: number): boolean {
+  if (index < 1 || source.charCodeAt(index) !== 0x24 /* $ */) return false;
+  let backslashes = 0;
+  for (let i = index - 1; i >= 0 && source.charCodeAt(i) === 0x5c; i--) backslashes++;
+  return backslashes % 2 === 0;
 }
 
 /** A comma-separated list of header or method names, checked as tokens; null when absent. */

@@ -21,7 +21,7 @@ const EMPTY_TAG = '"0-2jmj7l5rSw0yVb/vlWAYkK/YBwk"';
  * request's `If-None-Match` lists that tag (weak comparison, `*` too), the answer becomes a `304`
  * without a body, keeping `ETag`, `Cache-Control`, `Vary` and the other headers. Streams and
  * other statuses are left alone. A route that sets its own `ETag` keeps it, and the
- * `If-None-Match` check still applies to it.
+ * `If-None-Match` check still applies to it. WebSocket messages are left alone.
  *
  * ```ts
  * server.requestMiddleware(etag());
@@ -45,12 +45,17 @@ export function etag(options: EtagOptions = {}): Middleware {
 
 // Module-level functions, one per option value: registering a hook allocates no closure.
 
+// A WebSocket route runs request middleware once per message, and its frames have no head or
+// validator: registering a hook there would only pile up one per message.
+
 function strongEtagMiddleware(ctx: Context): void {
+  if (ctx.isWebSocket()) return;
   const method = ctx.getRequestMethod();
   if (method === 'GET' || method === 'HEAD') ctx.onBeforeSend(strongEtagHook);
 }
 
 function weakEtagMiddleware(ctx: Context): void {
+  if (ctx.isWebSocket()) return;
   const method = ctx.getRequestMethod();
   if (method === 'GET' || method === 'HEAD') ctx.onBeforeSend(weakEtagHook);
 }

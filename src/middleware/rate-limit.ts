@@ -17,8 +17,18 @@ export interface RateLimitOptions {
   windowMs: number;
   /** Requests allowed per key and window (token bucket: the bucket's capacity). */
   max: number;
-  /** The key requests are counted under. Default: the client IP (`ctx.getSocketHost()`). */
+  /**
+   * The key requests are counted under. Default: the client's address as {@link rateLimitKey}
+   * shapes it: an IPv4 address as it is, an IPv6 address by its `/64` prefix (see
+   * `ipv6Subnet`), since one IPv6 client usually controls a whole /64.
+   */
   key?: (ctx: Context) => string;
+  /**
+   * The prefix length an IPv6 client is counted by with the default key: 32–128, default 64.
+   * 128 counts each address on its own; a smaller prefix groups more of a network together.
+   * Not allowed with a custom `key`.
+   */
+  ipv6Subnet?: number;
   /** Where counters live. Default: a new {@link MemoryRateLimitStore} for this limiter. */
   store?: RateLimitStore;
   /**
@@ -37,7 +47,9 @@ const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 class Limiter {
   readonly windowMs: number;
   readonly max: number;
-  readonly key: (ctx: Context) => string;
+  /** The user's key function; null for the default (the client address). */
+  readonly key: ((ctx: Context) => string) | null;
+  readonly ipv6Subnet: number;
   readonly store: RateLimitStore;
   readonly tokenBucket: boolean;
   readonly refillPerMs: number;
@@ -55,7 +67,8 @@ class Limiter {
     const {
       windowMs,
       max,
-      key = defaultKey,
+      key,
+      ipv6Subnet,
       store,
       algorithm = 'fixed-window',
       message = DEFAULT_MESSAGE,
@@ -73,8 +86,20 @@ class Limiter {
     if (!Number.isInteger(max) || max < 1) {
       throw configError(`max must be a positive integer, got ${describe(max)}`);
     }
-    if (typeof key !== 'function') {
+    if (key !== undefined && typeof key !== 'function') {
       throw configError(`key must be a function (ctx) => string, got ${describe(key)}`);
+    }
+    if (ipv6Subnet !== undefined) {
+      if (key !== undefined) {
+        throw configError(
+          'ipv6Subnet applies to the default key only; a custom key decides its own grouping',
+        );
+      }
+      if (!Number.isInteger(ipv6Subnet) || ipv6Subnet < 32 || ipv6Subnet > 128) {
+        throw configError(
+          `ipv6Subnet must be a whole number from 32 to 128, got ${describe(ipv6Subnet)}`,
+        );
+      }
     }
     if (algorithm !== 'fixed-window' && algorithm !== 'token-bucket') {
       throw configError(
@@ -96,7 +121,8 @@ class Limiter {
     }
     this.windowMs = windowMs;
     this.max = max;
-    this.key = key;
+    this.key = key ?? null;
+    this.ipv6Subnet = ipv6Subnet ?? 64;
     this.store = store ?? new MemoryRateLimitStore();
     this.tokenBucket = algorithm === 'token-bucket';
     this.refillPerMs = max / windowMs;
@@ -105,7 +131,8 @@ class Limiter {
 }
 
 /**
- * Limits how often each client (or whatever `key` returns) may call: past `max` requests per
+ * Limits how often each client (or whatever `key` returns) may call; a client is its IPv4
+ * address, or its IPv6 /64 by default (see {@link rateLimitKey}). Past `max` requests per
  * `windowMs` the client gets 429 JSON `{ error: 'Too Many Requests', message }` with
  * `Retry-After`, and the rest of the chain is skipped. Every HTTP response it lets through
  * carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds) too.
@@ -119,7 +146,10 @@ class Limiter {
 export function rateLimit(options: RateLimitOptions): Middleware {
   const limiter = new Limiter(options);
   return function rateLimitMiddleware(ctx: Context): void | Promise<void> {
-    const key = limiter.key(ctx);
+    const key =
+      limiter.key === null
+        ? rateLimitKey(ctx.getSocketHost() ?? 'unknown', limiter.ipv6Subnet)
+        : limiter.key(ctx);
     let result: RateLimitWindow | RateLimitTake | Promise<RateLimitWindow | RateLimitTake>;
     try {
       result = limiter.tokenBucket
@@ -134,9 +164,77 @@ export function rateLimit(options: RateLimitOptions): Middleware {
   };
 }
 
-/** The default key: the peer's IP address without its port. */
-function defaultKey(ctx: Context): string {
-  return ctx.getSocketHost() ?? 'unknown';
+/**
+ * The key `rateLimit()` counts a client address under by default: an IPv4 address as it is; an
+ * IPv4-mapped IPv6 address (`::ffff:203.0.113.7`, what a dual-stack listener reports for IPv4
+ * clients) as its IPv4 address; any other IPv6 address as its first `ipv6Subnet` bits (default
+ * 64), normalized, e.g. `2001:db8:1:2::/64`, so that the 2^64 addresses one client can pick
+ * from share one budget. Anything that is not an address comes back as it is.
+ */
+export function rateLimitKey(address: string, ipv6Subnet = 64): string {
+  if (!address.includes(':')) return address;
+  const hextets = parseIpv6(address);
+  if (hextets === null) return address;
+  if (
+    hextets[0] === 0 &&
+    hextets[1] === 0 &&
+    hextets[2] === 0 &&
+    hextets[3] === 0 &&
+    hextets[4] === 0 &&
+    hextets[5] === 0xffff
+  ) {
+    const high = hextets[6]!;
+    const low = hextets[7]!;
+    return `${high >>> 8}.${high & 0xff}.${low >>> 8}.${low & 0xff}`;
+  }
+  const whole = ipv6Subnet >>> 4;
+  const bits = ipv6Subnet & 15;
+  let key = '';
+  for (let i = 0; i < whole; i++) key += `${i === 0 ? '' : ':'}${hextets[i]!.toString(16)}`;
+  if (bits !== 0) {
+    const masked = hextets[whole]! & ((0xffff << (16 - bits)) & 0xffff);
+    key += `:${masked.toString(16)}`;
+  }
+  const groups = whole + (bits === 0 ? 0 : 1);
+  return `${key}${groups < 8 ? '::' : ''}/${ipv6Subnet}`;
+}
+
+const HEXTET = /^[0-9a-fA-F]{1,4}$/;
+const DOTTED_QUAD = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/** The eight 16-bit groups of an IPv6 address (a zone id ignored), or null if it is not one. */
+function parseIpv6(address: string): number[] | null {
+  let text = address;
+  const zone = text.indexOf('%');
+  if (zone !== -1) text = text.slice(0, zone);
+  // A trailing dotted quad (`::ffff:1.2.3.4`) stands for the last two groups.
+  const lastColon = text.lastIndexOf(':');
+  if (text.indexOf('.', lastColon) !== -1) {
+    const quad = DOTTED_QUAD.exec(text.slice(lastColon + 1));
+    if (quad === null) return null;
+    const bytes = [Number(quad[1]), Number(quad[2]), Number(quad[3]), Number(quad[4])];
+    if (bytes.some((byte) => byte > 255)) return null;
+    text = `${text.slice(0, lastColon + 1)}${((bytes[0]! << 8) | bytes[1]!).toString(16)}:${((bytes[2]! << 8) | bytes[3]!).toString(16)}`;
+  }
+  const gap = text.indexOf('::');
+  if (gap !== -1 && text.indexOf('::', gap + 1) !== -1) return null;
+  const head = gap === -1 ? text : text.slice(0, gap);
+  const tail = gap === -1 ? '' : text.slice(gap + 2);
+  const front = head === '' ? [] : head.split(':');
+  const back = tail === '' ? [] : tail.split(':');
+  const missing = 8 - front.length - back.length;
+  if (gap === -1 ? missing !== 0 : missing < 1) return null;
+  const hextets: number[] = [];
+  for (const group of front) {
+    if (!HEXTET.test(group)) return null;
+    hextets.push(parseInt(group, 16));
+  }
+  for (let i = 0; i < missing && gap !== -1; i++) hextets.push(0);
+  for (const group of back) {
+    if (!HEXTET.test(group)) return null;
+    hextets.push(parseInt(group, 16));
+  }
+  return hextets;
 }
 
 async function settle(

@@ -24,12 +24,15 @@ const KNOWN_OPTIONS = new Set(['header', 'generator']);
 interface CompiledRequestId {
   header: string;
   generator: ((ctx: Context) => string) | null;
+  /** Where this instance keeps a WebSocket connection's id between messages. */
+  connectionKey: symbol;
 }
 
 /**
  * Gives every request an id as request middleware: the incoming `X-Request-ID` if it is 1–128
  * visible ASCII characters, otherwise a fresh UUID. The id is set on the response header
- * (`ctx.getResponseHeader('x-request-id')`) and readable with {@link getRequestId}.
+ * (`ctx.getResponseHeader('x-request-id')`) and readable with {@link getRequestId}. A WebSocket
+ * connection keeps one id for all its messages.
  *
  * ```ts
  * server.requestMiddleware(requestId());
@@ -49,6 +52,17 @@ export function getRequestId(ctx: Context): string | undefined {
 }
 
 function assignRequestId(ctx: Context, options: CompiledRequestId): void {
+  // On a WebSocket route this runs once per message: the connection keeps the id this
+  // instance gave it first (each instance its own, in case two use different headers).
+  const webSocket = ctx.isWebSocket();
+  if (webSocket) {
+    const kept = ctx.getAttribute<string>(options.connectionKey);
+    if (kept !== undefined) {
+      ctx.setResponseHeader(options.header, kept);
+      ctx.setAttribute(REQUEST_ID, kept);
+      return;
+    }
+  }
   const incoming = ctx.getRequestHeader(options.header);
   let id: string;
   if (incoming !== undefined && VALID_ID.test(incoming)) {
@@ -66,6 +80,7 @@ function assignRequestId(ctx: Context, options: CompiledRequestId): void {
   }
   ctx.setResponseHeader(options.header, id);
   ctx.setAttribute(REQUEST_ID, id);
+  if (webSocket) ctx.setAttribute(options.connectionKey, id);
 }
 
 function compileRequestId(options: RequestIdOptions): CompiledRequestId {
@@ -88,5 +103,9 @@ function compileRequestId(options: RequestIdOptions): CompiledRequestId {
   if (generator !== null && typeof generator !== 'function') {
     throw new HyperlaneError('HL_ERR_CONFIG', 'requestId(): generator must be a function');
   }
-  return { header: header.toLowerCase(), generator };
+  return {
+    header: header.toLowerCase(),
+    generator,
+    connectionKey: Symbol('hyperlane.requestId.connection'),
+  };
 }

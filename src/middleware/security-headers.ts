@@ -10,7 +10,7 @@ import type { Middleware } from './middleware.js';
  */
 export type CspDirectives = Record<string, string | readonly string[] | boolean | null>;
 
-/** Options of `Strict-Transport-Security` (sent only over TLS). */
+/** Options of `Strict-Transport-Security` (sent only over TLS unless `force`). */
 export interface HstsOptions {
   /** Seconds browsers remember to use HTTPS only; default 15552000 (180 days). */
   maxAge?: number;
@@ -18,6 +18,14 @@ export interface HstsOptions {
   includeSubDomains?: boolean;
   /** Ask to be put on browsers' preload list; default false. */
   preload?: boolean;
+  /**
+   * Send it on every response, even when the connection to this server is not TLS: for an app
+   * behind a proxy or load balancer that terminates TLS, where `ctx.isSecure()` is always false.
+   * Default false. Use it only when every client reaches the app over HTTPS: browsers ignore the
+   * header over plain HTTP, but a client that reaches the app over HTTPS only some of the time
+   * (a plain-HTTP port left open, another host name) would be pinned to HTTPS for `maxAge`.
+   */
+  force?: boolean;
 }
 
 /**
@@ -39,7 +47,10 @@ export interface SecurityHeadersOptions {
   originAgentCluster?: string | false;
   /** Default `no-referrer`; a list becomes a fallback list. */
   referrerPolicy?: string | readonly string[] | false;
-  /** Default `max-age=15552000; includeSubDomains`, only on TLS requests. */
+  /**
+   * Default `max-age=15552000; includeSubDomains`, only on TLS requests (behind a TLS-terminating
+   * proxy, pass `{ force: true }`).
+   */
   strictTransportSecurity?: HstsOptions | string | false;
   /** Default `nosniff`. */
   xContentTypeOptions?: string | false;
@@ -73,6 +84,7 @@ export const DEFAULT_CSP_DIRECTIVES: Readonly<Record<string, readonly string[]>>
 });
 
 const DEFAULT_HSTS_MAX_AGE = 15552000;
+const HSTS_KEYS = new Set(['maxAge', 'includeSubDomains', 'preload', 'force']);
 // Keywords that mean nothing unless quoted: a bare `self` is a host name, a classic mistake.
 const MUST_BE_QUOTED = new Set([
   'self',
@@ -118,13 +130,16 @@ interface CompiledHeaders {
   names: readonly string[];
   values: readonly string[];
   hsts: string | null;
+  /** Send HSTS whether or not the connection is TLS (a TLS-terminating proxy in front). */
+  hstsForced: boolean;
   removePoweredBy: boolean;
 }
 
 /**
  * Helmet-like security headers as request middleware: `Content-Security-Policy`,
  * `X-Content-Type-Options: nosniff`, `X-Frame-Options: SAMEORIGIN`, `Referrer-Policy`,
- * cross-origin policies, `Strict-Transport-Security` on TLS requests, and others; removes
+ * cross-origin policies, `Strict-Transport-Security` on TLS requests (on every request with
+ * `strictTransportSecurity: { force: true }`, behind a TLS-terminating proxy), and others; removes
  * `X-Powered-By`. They are set before the route runs, so a route can still override any of
  * them for its own responses.
  *
@@ -144,8 +159,9 @@ function applyHeaders(ctx: Context, headers: CompiledHeaders): void {
   const names = headers.names;
   const values = headers.values;
   for (let i = 0; i < names.length; i++) ctx.setResponseHeader(names[i]!, values[i]!);
-  // HSTS over plain HTTP is ignored by browsers and would only leak intent to a proxy.
-  if (headers.hsts !== null && ctx.isSecure()) {
+  // HSTS over plain HTTP is ignored by browsers and would only leak intent to a proxy, unless
+  // the user says a proxy in front terminates TLS for every client.
+  if (headers.hsts !== null && (headers.hstsForced || ctx.isSecure())) {
     ctx.setResponseHeader('strict-transport-security', headers.hsts);
   }
   if (headers.removePoweredBy) ctx.removeResponseHeader('x-powered-by');
@@ -187,10 +203,12 @@ function compileHeaders(options: SecurityHeadersOptions): CompiledHeaders {
   if (typeof removePoweredBy !== 'boolean') {
     throw configError('securityHeaders(): removePoweredBy must be a boolean');
   }
+  const hstsOption = options.strictTransportSecurity;
   return {
     names,
     values,
-    hsts: compileHsts(options.strictTransportSecurity),
+    hsts: compileHsts(hstsOption),
+    hstsForced: typeof hstsOption === 'object' && hstsOption !== null && hstsOption.force === true,
     removePoweredBy,
   };
 }
@@ -232,6 +250,18 @@ function compileHsts(value: HstsOptions | string | false | undefined): string | 
     throw configError(
       'securityHeaders(): strictTransportSecurity must be an object, a string or false',
     );
+  }
+  for (const key of Object.keys(value)) {
+    if (!HSTS_KEYS.has(key)) {
+      throw configError(`securityHeaders(): unknown strictTransportSecurity option "${key}"`);
+    }
+  }
+  for (const key of ['includeSubDomains', 'preload', 'force'] as const) {
+    if (value[key] !== undefined && typeof value[key] !== 'boolean') {
+      throw configError(
+        `securityHeaders(): strictTransportSecurity.${key} must be a boolean, got ${describe(value[key])}`,
+      );
+    }
   }
   const maxAge = value.maxAge ?? DEFAULT_HSTS_MAX_AGE;
   if (typeof maxAge !== 'number' || !Number.isInteger(maxAge) || maxAge < 0) {

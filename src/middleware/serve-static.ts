@@ -13,9 +13,15 @@ export type DotfilesPolicy = 'ignore' | 'deny' | 'allow';
 /**
  * Where the file path comes from and what happens when there is no file:
  * - `'route'`: the last route param (the request path if the route has none); no file → 404,
- *   methods other than GET/HEAD → 405.
- * - `'middleware'`: the request path; no file (or another method) → nothing, the chain goes on.
- * - `'auto'` (default): `'route'` when the matched route has params, else `'middleware'`.
+ *   a refused path → 403 (400 for a malformed escape), methods other than GET/HEAD → 405.
+ * - `'middleware'`: the request path (below `prefix`, if set). Anything that is not an existing
+ *   file inside the root (another method, a missing file, `..`, a backslash, a dotfile, a
+ *   malformed escape) passes on untouched: no status, no header, the chain goes on. A traversal
+ *   attempt is simply not served, so app routes such as `/.well-known/…` or `/search/C%5C` work.
+ * - `'auto'` (default): `'route'` when the matched route's last segment is a regex param (the
+ *   documented mounting `server.get('/static/{path:^.*$}', serveStatic('public'))`), otherwise
+ *   `'middleware'`, so `server.requestMiddleware(serveStatic('public'))` never touches param
+ *   routes such as `/users/{id}`.
  */
 export type ServeStaticMode = 'auto' | 'route' | 'middleware';
 
@@ -27,14 +33,30 @@ export interface ServeStaticOptions {
   maxAge?: number;
   /** Adds `immutable` to `Cache-Control` (default false): for file names that carry a hash. */
   immutable?: boolean;
-  /** Send a weak `ETag` from size and modification time and honour `If-None-Match` (default true). */
+  /**
+   * Send a strong `ETag` from size, modification time and inode, and honour `If-None-Match` and
+   * an entity-tag `If-Range` (default true). Strong, so `If-Range` (strong comparison, RFC 9110
+   * §13.1.5) can resume a download; the inode makes the tag change even when a deploy keeps
+   * sizes and timestamps (reproducible builds). Replicas on different machines therefore send
+   * different tags for the same file: a revalidation at another replica gets a 200, not a 304.
+   */
   etag?: boolean;
   /** Send `Last-Modified` and honour `If-Modified-Since` (default true). */
   lastModified?: boolean;
-  /** `'ignore'` (default: as if absent), `'deny'` (403) or `'allow'`. */
+  /**
+   * `'ignore'` (default: as if absent), `'deny'` (403 as a route; as middleware the request
+   * passes on, like `'ignore'`) or `'allow'`.
+   */
   dotfiles?: DotfilesPolicy;
   /** See {@link ServeStaticMode} (default `'auto'`). */
   mode?: ServeStaticMode;
+  /**
+   * Middleware behaviour only: serve just the paths under this one (`'/static'` serves
+   * `/static/app.js` from `<root>/app.js`). Requests outside it pass on with no file-system
+   * call at all. Without it, every GET/HEAD that reaches the middleware costs a file-system
+   * lookup. Not allowed with `mode: 'route'`.
+   */
+  prefix?: string;
 }
 
 // Up to this many bytes a response is read whole and sent as one body; beyond it, streamed.
@@ -54,7 +76,11 @@ const OPTION_KEYS = new Set([
   'lastModified',
   'dotfiles',
   'mode',
+  'prefix',
 ]);
+// A path prefix of plain segments: compared with the raw request path, so no escapes, and no
+// `.`/`..` segments, which a client could not use to reach it anyway.
+const PREFIX = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,;=:@]+)+$/;
 // Errors that mean "no such file here", as opposed to a server fault worth a 500.
 const MISSING = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EACCES', 'EPERM']);
 const RANGE = /^bytes=[ \t]*(\d*)[ \t]*-[ \t]*(\d*)[ \t]*$/i;
@@ -107,6 +133,77 @@ function checkOptions(root: unknown, options: ServeStaticOptions): void {
   if (mode !== undefined && mode !== 'auto' && mode !== 'route' && mode !== 'middleware') {
     throw configError(`mode must be 'auto', 'route' or 'middleware', got ${String(mode)}`);
   }
+  const prefix = options.prefix;
+  if (prefix !== undefined && prefix !== '/') {
+    if (mode === 'route') {
+      throw configError(
+        "prefix applies to middleware behaviour only; it cannot go with mode 'route'",
+      );
+    }
+    if (
+      typeof prefix !== 'string' ||
+      !PREFIX.test(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix) ||
+      /\/\.\.?(?:\/|$)/.test(prefix)
+    ) {
+      throw configError(
+        `prefix must be a path such as '/static' (plain segments, no escapes, no . or ..), got ${typeof prefix === 'string' ? JSON.stringify(prefix) : typeof prefix}`,
+      );
+    }
+  }
+}
+
+/** The prefix without a trailing slash; '' for none (or '/'). */
+function normalizePrefix(prefix: string | undefined): string {
+  if (prefix === undefined || prefix === '/') return '';
+  return prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+}
+
+/**
+ * Whether a route pattern's last segment is a regex param (`…/{path:^.*$}`): the mounting that
+ * makes `'auto'` behave as a route. The pattern was validated when it was registered, so this
+ * only has to find where its params end, with the router's rules (a `}` inside the regex may be
+ * escaped, sit in a class, or close a nested `{`).
+ */
+export function endsWithRegexParam(pattern: string): boolean {
+  const length = pattern.length;
+  let i = 0;
+  while (i < length) {
+    if (pattern.charCodeAt(i) !== 0x7b /* { */ || pattern.charCodeAt(i - 1) !== 0x2f /* / */) {
+      i++;
+      continue;
+    }
+    let colon = -1;
+    let depth = 0;
+    let inClass = false;
+    let end = -1;
+    for (let j = i + 1; j < length; j++) {
+      const ch = pattern.charCodeAt(j);
+      if (colon === -1) {
+        if (ch === 0x3a /* : */) colon = j;
+        else if (ch === 0x7d /* } */) {
+          end = j;
+          break;
+        }
+        continue;
+      }
+      if (ch === 0x5c /* \ */) j++;
+      else if (inClass) {
+        if (ch === 0x5d /* ] */) inClass = false;
+      } else if (ch === 0x5b /* [ */) inClass = true;
+      else if (ch === 0x7b /* { */) depth++;
+      else if (ch === 0x7d /* } */) {
+        if (depth === 0) {
+          end = j;
+          break;
+        }
+        depth--;
+      }
+    }
+    if (end === -1) return false;
+    if (end === length - 1) return colon !== -1;
+    i = end + 1;
+  }
+  return false;
 }
 
 function indexList(index: ServeStaticOptions['index']): readonly string[] {
@@ -163,14 +260,13 @@ function isMissing(error: unknown): boolean {
   return MISSING.has((error as NodeJS.ErrnoException | undefined)?.code ?? '');
 }
 
-/** Weak comparison (RFC 9110 §8.8.3.2) of `etag` against an `If-None-Match` list. */
+/** Weak comparison (RFC 9110 §8.8.3.2) of our strong `etag` against an `If-None-Match` list. */
 function noneMatchHits(header: string, etag: string | undefined): boolean {
-  const opaque = etag === undefined ? undefined : etag.slice(2); // ours always start with W/
   for (const part of header.split(',')) {
     let tag = part.trim();
     if (tag === '*') return true;
     if (tag.startsWith('W/')) tag = tag.slice(2);
-    if (tag === opaque) return true;
+    if (tag === etag) return true;
   }
   return false;
 }
@@ -259,6 +355,10 @@ class StaticFiles {
   private readonly lastModified: boolean;
   private readonly dotfiles: DotfilesPolicy;
   private readonly mode: ServeStaticMode;
+  /** Middleware behaviour serves only below this path ('' for everywhere). */
+  private readonly prefix: string;
+  /** `'auto'`: route pattern → whether it behaves as a route. Bounded by the routes registered. */
+  private readonly routeLike = new Map<string, boolean>();
 
   constructor(root: string, options: ServeStaticOptions) {
     this.root = resolve(root);
@@ -268,55 +368,111 @@ class StaticFiles {
     this.lastModified = options.lastModified ?? true;
     this.dotfiles = options.dotfiles ?? 'ignore';
     this.mode = options.mode ?? 'auto';
+    this.prefix = normalizePrefix(options.prefix);
   }
 
-  async handle(ctx: Context): Promise<void> {
-    const tail = this.mode === 'middleware' ? undefined : lastRouteParam(ctx);
-    const asRoute = this.mode === 'route' || (this.mode === 'auto' && tail !== undefined);
+  handle(ctx: Context): Promise<void> | void {
+    if (this.mode === 'middleware' || (this.mode === 'auto' && !this.isRouteLike(ctx))) {
+      // Decided synchronously: a request that passes on costs no promise.
+      const relative = this.middlewareTarget(ctx);
+      return relative === undefined ? undefined : this.serveAsMiddleware(ctx, relative);
+    }
+    return this.handleRoute(ctx);
+  }
+
+  /** `'auto'`: a route whose last segment is a regex param is the documented mounting. */
+  private isRouteLike(ctx: Context): boolean {
+    const pattern = ctx.getRoutePattern();
+    if (pattern === undefined) return false;
+    let routeLike = this.routeLike.get(pattern);
+    if (routeLike === undefined) {
+      routeLike = endsWithRegexParam(pattern);
+      this.routeLike.set(pattern, routeLike);
+    }
+    return routeLike;
+  }
+
+  /** As a route: the last route param names the file, and failures are answered here. */
+  private async handleRoute(ctx: Context): Promise<void> {
     const method = ctx.getRequestMethod();
     if (method !== 'GET' && method !== 'HEAD') {
-      if (asRoute) {
-        answer(ctx, 405, `${method} is not allowed here`, true);
-        ctx.setResponseHeader('allow', 'GET, HEAD');
-      }
+      answer(ctx, 405, `${method} is not allowed here`);
+      ctx.setResponseHeader('allow', 'GET, HEAD');
       return;
     }
-    let relative = tail;
+    let relative = lastRouteParam(ctx);
     if (relative === undefined) {
       try {
         relative = decodeURIComponent(ctx.getRequestPath());
       } catch {
-        answer(ctx, 400, 'malformed percent-encoding in the request path', asRoute);
+        answer(ctx, 400, 'malformed percent-encoding in the request path');
         return;
       }
     }
     const verdict = inspectPath(relative);
     if (verdict === PATH_FORBIDDEN) {
-      answer(ctx, 403, 'path not allowed', asRoute);
+      answer(ctx, 403, 'path not allowed');
       return;
     }
     if (verdict === PATH_DOTFILE && this.dotfiles !== 'allow') {
-      if (this.dotfiles === 'deny') answer(ctx, 403, 'path not allowed', asRoute);
-      else if (asRoute) answer(ctx, 404, 'file not found', true);
+      if (this.dotfiles === 'deny') answer(ctx, 403, 'path not allowed');
+      else answer(ctx, 404, 'file not found');
       return;
     }
     const found = await this.find(relative);
     if (found === null) {
-      if (asRoute) answer(ctx, 404, 'file not found', true);
-      return;
-    }
-    if (found.isIndex && !ctx.getRequestPath().endsWith('/')) {
+      answer(ctx, 404, 'file not found');
+    } else if (found.isIndex && !ctx.getRequestPath().endsWith('/')) {
       redirectToDirectory(ctx);
     } else if (!(await this.serve(ctx, found, method === 'HEAD'))) {
-      if (asRoute) answer(ctx, 404, 'file not found', true);
+      answer(ctx, 404, 'file not found');
+    }
+  }
+
+  /**
+   * As middleware: the decoded path below the prefix that could name a file, or undefined when
+   * the request passes on untouched (no status, no header), whatever the reason.
+   */
+  private middlewareTarget(ctx: Context): string | undefined {
+    const method = ctx.getRequestMethod();
+    if (method !== 'GET' && method !== 'HEAD') return undefined;
+    let relative = ctx.getRequestPath();
+    const prefix = this.prefix;
+    if (prefix !== '') {
+      if (
+        !relative.startsWith(prefix) ||
+        (relative.length !== prefix.length && relative.charCodeAt(prefix.length) !== 0x2f)
+      ) {
+        return undefined;
+      }
+      relative = relative.slice(prefix.length);
+    }
+    if (relative.includes('%')) {
+      try {
+        relative = decodeURIComponent(relative);
+      } catch {
+        return undefined; // no file has that name; an app route may still want the path
+      }
+    }
+    const verdict = inspectPath(relative);
+    if (verdict === PATH_FORBIDDEN) return undefined; // a traversal attempt is simply not served
+    if (verdict === PATH_DOTFILE && this.dotfiles !== 'allow') return undefined;
+    return relative;
+  }
+
+  /** As middleware: answers with the file if there is one, else leaves the request as it was. */
+  private async serveAsMiddleware(ctx: Context, relative: string): Promise<void> {
+    const found = await this.find(relative);
+    if (found === null) return;
+    if (found.isIndex && !ctx.getRequestPath().endsWith('/')) {
+      redirectToDirectory(ctx);
+    } else if (!(await this.serve(ctx, found, ctx.getRequestMethod() === 'HEAD'))) {
       return;
     }
-    if (!asRoute) {
-      // Answered as middleware: the route must not answer over it. A 405 the router prepared
-      // (the path is routed for other methods only) no longer applies.
-      ctx.removeResponseHeader('allow');
-      ctx.aborted();
-    }
+    // Answered: the route must not answer over it. A 405 the router prepared (the path is
+    // routed for other methods only) no longer applies.
+    ctx.removeResponseHeader('allow');
+    ctx.aborted();
   }
 
   /** The real root, resolved once; null while it does not exist. */
@@ -397,7 +553,7 @@ class StaticFiles {
     const size = stats.size;
     const mtimeSeconds = Math.floor(stats.mtimeMs / 1000);
     const etag = this.etag
-      ? `W/"${size.toString(16)}-${Math.round(stats.mtimeMs * 1000).toString(16)}"`
+      ? `"${size.toString(16)}-${Math.round(stats.mtimeMs * 1000).toString(16)}-${stats.ino.toString(16)}"`
       : undefined;
 
     let status = 200;
@@ -478,26 +634,24 @@ class StaticFiles {
   }
 
   /**
-   * Whether an `If-Range` validator (if any) still describes the file: our ETag exactly as we
-   * sent it, or exactly our Last-Modified date. Otherwise the whole file goes out with 200.
+   * Whether an `If-Range` validator (if any) still describes the file: our ETag by strong
+   * comparison (RFC 9110 §13.1.5: a weak tag never matches, such as one a compressor weakened),
+   * or exactly our Last-Modified date. Otherwise the whole file goes out with 200.
    */
   private ifRangeHolds(ctx: Context, etag: string | undefined, mtimeSeconds: number): boolean {
     const ifRange = ctx.getRequestHeader('if-range');
     if (ifRange === undefined) return true;
     const value = ifRange.trim();
-    if (value.startsWith('"') || value.startsWith('W/"')) return value === etag;
+    if (value.startsWith('W/"')) return false;
+    if (value.startsWith('"')) return value === etag;
     if (!this.lastModified) return false;
     return Date.parse(value) === mtimeSeconds * 1000;
   }
 }
 
 /** Answers `status` with the framework's JSON error body. */
-function answer(ctx: Context, status: number, message: string, asRoute: boolean): void {
+function answer(ctx: Context, status: number, message: string): void {
   ctx.setResponseStatusCode(status).setResponseBodyJson({ error: reasonPhrase(status), message });
-  if (!asRoute) {
-    ctx.removeResponseHeader('allow');
-    ctx.aborted();
-  }
 }
 
 /** 301 to the same path with a slash added, so the index page's relative links resolve. */
@@ -513,18 +667,23 @@ function redirectToDirectory(ctx: Context): void {
 }
 
 /**
- * Serves files under `root` for GET and HEAD, with `ETag` / `Last-Modified` and 304s, single
- * byte ranges (206 / 416, `If-Range`), `Cache-Control`, index files, and large files streamed
- * with backpressure. Requests that would leave `root` (`..`, encoded or not, backslashes, NUL,
- * symlinks pointing outside) never reach the disk outside it.
+ * Serves files under `root` for GET and HEAD, with a strong `ETag`, `Last-Modified` and 304s,
+ * single byte ranges (206 / 416, `If-Range`), `Cache-Control`, index files, and large files
+ * streamed with backpressure. Requests that would leave `root` (`..`, encoded or not,
+ * backslashes, NUL, symlinks pointing outside) never reach the disk outside it.
  *
  * Mounted as a route (`server.get('/static/{path:^.*$}', serveStatic('public'))`) it serves the
- * last route param and answers 404 / 405 itself; as request middleware on routes without params
- * it serves the request path and lets the chain go on when there is no file (see `mode`).
+ * last route param and answers 403 / 404 / 405 itself. As request middleware
+ * (`server.requestMiddleware(serveStatic('public', { prefix: '/static' }))`) it serves the
+ * request path and answers only when that names an existing file inside `root`; anything else
+ * passes on untouched to the app's routes (see `mode`). Without `prefix`, every GET/HEAD that
+ * reaches it costs a file-system lookup.
  * @throws HyperlaneError `HL_ERR_CONFIG` for a bad root or option
  */
 export function serveStatic(root: string, options: ServeStaticOptions = {}): Middleware {
   checkOptions(root, options);
   const files = new StaticFiles(root, options);
-  return (ctx) => files.handle(ctx);
+  return function serveStaticMiddleware(ctx: Context): Promise<void> | void {
+    return files.handle(ctx);
+  };
 }

@@ -14,27 +14,31 @@ const WEAK_SECRET_BYTES = 32;
 const SECRETS = Symbol('hyperlane.signedCookies.secrets');
 
 /**
- * Signs `value` with HMAC-SHA256 under `secret`: `<value>.<base64url signature>`. The signature
- * covers the value only (not the cookie's name), as `cookie-signature` does.
+ * Signs cookie `name`'s `value` with HMAC-SHA256 under `secret`: `<value>.<base64url signature>`.
+ * The signature covers `name=value`, so a signed value is only valid under the name it was
+ * signed for: a client cannot replay the value of one cookie (one it can influence, say a
+ * language preference) as another (say `role`).
  */
-export function signCookieValue(value: string, secret: CookieSecret): string {
-  return `${value}.${signature(value, toKey(secret, 'secret'))}`;
+export function signCookieValue(name: string, value: string, secret: CookieSecret): string {
+  return `${value}.${signature(checkName(name, 'signCookieValue'), value, toKey(secret, 'secret'))}`;
 }
 
 /**
- * The value inside `signed` if any of `secrets` signed it (each compared in constant time), else
- * `undefined`. Lets old secrets keep verifying while a new one signs.
+ * The value inside `signed` if any of `secrets` signed it for cookie `name` (each compared in
+ * constant time), else `undefined`. Lets old secrets keep verifying while a new one signs.
  */
 export function unsignCookieValue(
+  name: string,
   signed: string,
   secrets: CookieSecret | readonly CookieSecret[],
 ): string | undefined {
-  return unsign(signed, toKeys(secrets, 'unsignCookieValue'));
+  return unsign(checkName(name, 'unsignCookieValue'), signed, toKeys(secrets, 'unsignCookieValue'));
 }
 
 /**
  * Request middleware for tamper-proof cookies. Incoming cookies must read
- * `<value>.<base64url HMAC-SHA256>`; a cookie that no secret verifies is dropped, so
+ * `<value>.<base64url HMAC-SHA256 of name=value>`; a cookie that no secret verifies for its own
+ * name is dropped, so
  * `getRequestCookie(s)` report only verified values, without their signature. Every `Set-Cookie`
  * on the response (from `setResponseCookie()` or a header, set before or after this middleware)
  * is signed with the first secret just before the head goes out. Pass several secrets to rotate:
@@ -80,7 +84,7 @@ function verifiedCookies(headers: string[], keys: readonly Buffer[]): Record<str
           }
           // The signature covers the value as it travels (still percent-encoded), so verify
           // first and decode after, as getRequestCookie would.
-          const value = unsign(raw, keys);
+          const value = unsign(name, raw, keys);
           if (value !== undefined) jar[name] = value.includes('%') ? safeDecode(value) : value;
         }
       }
@@ -111,12 +115,12 @@ function signSetCookie(cookie: string, key: Buffer): string {
   const rest = cookie.slice(end);
   if (value.length > 1 && value.charCodeAt(0) === 34 && value.charCodeAt(value.length - 1) === 34) {
     const inner = value.slice(1, -1);
-    return `${name}="${inner}.${signature(inner, key)}"${rest}`;
+    return `${name}="${inner}.${signature(name, inner, key)}"${rest}`;
   }
-  return `${name}=${value}.${signature(value, key)}${rest}`;
+  return `${name}=${value}.${signature(name, value, key)}${rest}`;
 }
 
-function unsign(signed: string, keys: readonly Buffer[]): string | undefined {
+function unsign(name: string, signed: string, keys: readonly Buffer[]): string | undefined {
   const dot = signed.lastIndexOf('.');
   if (dot === -1 || signed.length - dot - 1 !== SIGNATURE_LENGTH) return undefined;
   const value = signed.slice(0, dot);
@@ -124,14 +128,26 @@ function unsign(signed: string, keys: readonly Buffer[]): string | undefined {
   // lenient base64 decoding that would let several spellings of one signature pass.
   const given = Buffer.from(signed.slice(dot + 1), 'latin1');
   for (const key of keys) {
-    const expected = Buffer.from(signature(value, key), 'latin1');
+    const expected = Buffer.from(signature(name, value, key), 'latin1');
     if (expected.length === given.length && timingSafeEqual(expected, given)) return value;
   }
   return undefined;
 }
 
-function signature(value: string, key: Buffer): string {
-  return createHmac('sha256', key).update(value, 'utf8').digest('base64url');
+/** HMAC-SHA256 of `name=value`: binding the name stops one cookie's value passing as another's. */
+function signature(name: string, value: string, key: Buffer): string {
+  return createHmac('sha256', key).update(`${name}=${value}`, 'utf8').digest('base64url');
+}
+
+/** Cookie names never hold `=` (it ends the name), so `name=value` splits one way only. */
+function checkName(name: unknown, owner: string): string {
+  if (typeof name !== 'string' || name === '' || name.includes('=')) {
+    throw new HyperlaneError(
+      'HL_ERR_CONFIG',
+      `${owner}: name must be a non-empty cookie name without '=', got ${typeof name === 'string' ? JSON.stringify(name) : typeof name}`,
+    );
+  }
+  return name;
 }
 
 function toKeys(secrets: CookieSecret | readonly CookieSecret[], owner: string): Buffer[] {

@@ -74,7 +74,9 @@ class TimeoutConfig {
  * Wraps `handler` so it gets `ms` milliseconds to start its response. Past that the client gets
  * `status` (408 by default, or 503) with JSON `{ error, message }` at once; the handler cannot
  * be cancelled, but `ctx.signal` fires so it can stop, and whatever it writes afterwards changes
- * nothing on the wire. `errorHook` then sees an `HttpError` with that status (the response has
+ * nothing on the wire. The timeout answer drops what the handler had begun to set (`Set-Cookie`,
+ * `Location`, `ETag`, `Last-Modified`, `Content-Disposition`) and keeps headers set by middleware
+ * before it. `errorHook` then sees an `HttpError` with that status (the response has
  * already gone out); an error the handler throws later goes to `onLateError`. A handler that
  * answers, throws or starts a stream in time behaves exactly as unwrapped, and the timer is
  * cleared as soon as it settles. Use: `server.get('/report', timeout(5000, handler))`.
@@ -118,11 +120,18 @@ async function runTimed(
   work.then(undefined, (error: unknown) => reportLate(config, error, ctx));
   if (!ctx.isStreaming()) {
     // Sent here rather than by the error path: the answer goes out now, before any async error
-    // hook, so the late handler cannot slip its own response in between.
+    // hook, so the late handler cannot slip its own response in between. What the stalled
+    // handler had set describes an answer it never finished: a session cookie or a redirect
+    // must not ride on the error, nor validators or a file name. Headers set by middleware
+    // before it (CORS, security headers, request id) stay.
     ctx
+      .removeResponseHeader('set-cookie')
+      .removeResponseHeader('location')
+      .removeResponseHeader('etag')
+      .removeResponseHeader('last-modified')
+      .removeResponseHeader('content-disposition')
       .removeResponseHeader('content-length')
       .removeResponseHeader('content-encoding')
-      .removeResponseHeader('etag')
       .setResponseStatusCode(config.status)
       .setResponseHeader('content-type', JSON_CONTENT_TYPE)
       .setResponseBody(config.body);

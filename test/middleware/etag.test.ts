@@ -7,9 +7,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
-import { HyperlaneError } from '../../src/index.js';
+import { WebSocket } from 'ws';
+import { HyperlaneError, type Context } from '../../src/index.js';
 import { etag, type EtagOptions } from '../../src/middleware/etag.js';
 import { assertServing, assertWellFramed, request } from '../helpers/raw-client.js';
 import { serve } from '../helpers/serve.js';
@@ -264,6 +266,36 @@ test('hostile If-None-Match bytes over raw TCP: no match, no crash, the server k
     `GET /text HTTP/1.1\r\nHost: x\r\nIf-None-Match: "a"\r\nIf-None-Match: ${tag}\r\nConnection: close\r\n\r\n`,
   );
   assert.equal(split.finals[0]?.status, 304);
+});
+
+test('a WebSocket route: etag() adds nothing per message, and messages flow', async (t) => {
+  let wsContext: Context | undefined;
+  const { url, base } = await serve(t, (server) => {
+    server.requestMiddleware(etag());
+    server.requestMiddleware(etag({ weak: true }));
+    server.get('/ws', async (ctx) => {
+      wsContext = ctx;
+      ctx.setResponseBody(`echo ${ctx.getRequestBodyString()}`);
+      await ctx.sendBody();
+    });
+    server.get('/text', (ctx) => void ctx.setResponseBody(TEXT));
+  });
+  const ws = new WebSocket(url('/ws'));
+  t.after(() => ws.terminate());
+  await once(ws, 'open');
+  const replies: string[] = [];
+  ws.on('message', (data: Buffer) => replies.push(data.toString()));
+  const n = 300;
+  for (let i = 0; i < n; i++) ws.send(`m${i}`);
+  while (replies.length < n) await once(ws, 'message');
+  assert.equal(replies[0], 'echo m0');
+  assert.equal(replies[n - 1], `echo m${n - 1}`);
+  assert.equal(wsContext?.isWebSocket(), true);
+  // Peek at the Context: no send hook was queued for any message.
+  const hooks = (wsContext as unknown as { beforeSendHooks: unknown[] | null }).beforeSendHooks;
+  assert.equal(hooks?.length ?? 0, 0);
+  const plain = await call(base, '/text');
+  assert.equal(plain.headers.get('etag'), expectedTag(TEXT));
 });
 
 test('invalid options throw HL_ERR_CONFIG naming the option', () => {

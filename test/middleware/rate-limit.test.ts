@@ -3,10 +3,11 @@ import { test } from 'node:test';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
-import { HyperlaneError, type Context } from '../../src/index.js';
+import { HyperlaneError, Server, type Context } from '../../src/index.js';
 import {
   MemoryRateLimitStore,
   rateLimit,
+  rateLimitKey,
   type RateLimitOptions,
   type RateLimitStore,
   type RateLimitWindow,
@@ -169,6 +170,117 @@ test('the default key is the client IP, not IP:port: separate connections share 
   }
   assert.deepEqual(statuses, [200, 200, 429]);
   assert.deepEqual(keys, ['127.0.0.1', '127.0.0.1', '127.0.0.1']);
+});
+
+test('rateLimitKey: IPv4 as is, IPv4-mapped as IPv4, IPv6 by its normalized prefix', () => {
+  const cases: Array<[string, number, string]> = [
+    ['203.0.113.7', 64, '203.0.113.7'],
+    ['::ffff:203.0.113.7', 64, '203.0.113.7'],
+    ['::FFFF:127.0.0.1', 64, '127.0.0.1'],
+    ['::ffff:cb00:7107', 64, '203.0.113.7'],
+    ['0:0:0:0:0:ffff:203.0.113.7', 128, '203.0.113.7'],
+    ['2001:db8:1:2::1', 64, '2001:db8:1:2::/64'],
+    ['2001:db8:1:2:ffff:ffff:ffff:ffff', 64, '2001:db8:1:2::/64'],
+    ['2001:0DB8:0001:0002:0000:0000:0000:0001', 64, '2001:db8:1:2::/64'],
+    ['2001:db8::1', 64, '2001:db8:0:0::/64'],
+    ['2001:db8:0:0:1::', 64, '2001:db8:0:0::/64'],
+    ['::1', 64, '0:0:0:0::/64'],
+    ['::', 64, '0:0:0:0::/64'],
+    ['fe80::1%eth0', 64, 'fe80:0:0:0::/64'],
+    ['2001:db8:1:2::1', 48, '2001:db8:1::/48'],
+    ['2001:db8:1:2::1', 56, '2001:db8:1:0::/56'],
+    ['2001:db8:1:2ff::1', 56, '2001:db8:1:200::/56'],
+    ['2001:db8:1:2::1', 32, '2001:db8::/32'],
+    ['2001:db8:1:2::1', 128, '2001:db8:1:2:0:0:0:1/128'],
+    ['64:ff9b::192.0.2.33', 128, '64:ff9b:0:0:0:0:c000:221/128'],
+    // Not addresses: kept as they are rather than merged into one key.
+    ['unknown', 64, 'unknown'],
+    ['1:2:3', 64, '1:2:3'],
+    ['1::2::3', 64, '1::2::3'],
+    ['12345::1', 64, '12345::1'],
+    ['::ffff:1.2.3.999', 64, '::ffff:1.2.3.999'],
+    ['1:2:3:4:5:6:7:8:9', 64, '1:2:3:4:5:6:7:8:9'],
+  ];
+  for (const [address, subnet, key] of cases) {
+    assert.equal(rateLimitKey(address, subnet), key, `${address} /${subnet}`);
+  }
+  assert.equal(rateLimitKey('2001:db8:1:2::abcd'), '2001:db8:1:2::/64');
+});
+
+test('IPv6 clients of one /64 share a budget; another /64 has its own', async () => {
+  const server = new Server({ host: '127.0.0.1', port: 0 });
+  server.requestMiddleware(rateLimit({ windowMs: 60_000, max: 2 }));
+  server.get('/login', (ctx) => void ctx.setResponseBody('ok'));
+  const statuses = async (addresses: string[]) => {
+    const out: number[] = [];
+    for (const remoteAddress of addresses) {
+      out.push((await server.inject({ path: '/login', remoteAddress })).status);
+    }
+    return out;
+  };
+  // Rotating through the /64: the third request is over the limit all the same.
+  assert.deepEqual(
+    await statuses(['2001:db8:1:2::1', '2001:db8:1:2::2', '2001:db8:1:2:dead:beef:0:3']),
+    [200, 200, 429],
+  );
+  assert.deepEqual(await statuses(['2001:db8:1:3::1']), [200]);
+  // ipv6Subnet: 128 counts each address alone.
+  const each = new Server({ host: '127.0.0.1', port: 0 });
+  each.requestMiddleware(rateLimit({ windowMs: 60_000, max: 1, ipv6Subnet: 128 }));
+  each.get('/', (ctx) => void ctx.setResponseBody('ok'));
+  const perAddress: number[] = [];
+  for (const remoteAddress of ['2001:db8::1', '2001:db8::2', '2001:db8::1']) {
+    perAddress.push((await each.inject({ path: '/', remoteAddress })).status);
+  }
+  assert.deepEqual(perAddress, [200, 200, 429]);
+});
+
+test('over real sockets on a dual-stack listener: IPv4 clients by address, IPv6 by /64', async (t) => {
+  const keys: string[] = [];
+  const memory = new MemoryRateLimitStore();
+  t.after(() => memory.close());
+  const store: RateLimitStore = {
+    increment(key, windowMs) {
+      keys.push(key);
+      return memory.increment(key, windowMs);
+    },
+  };
+  let served;
+  try {
+    served = await serve(
+      t,
+      (server) => {
+        server.requestMiddleware(rateLimit({ windowMs: 60_000, max: 2, store }));
+        server.get('/', (ctx) => void ctx.setResponseBody(ctx.getSocketHost() ?? '?'));
+      },
+      { host: '::' },
+    );
+  } catch (error) {
+    t.skip(`no IPv6 listener here: ${String(error)}`);
+    return;
+  }
+  const { port } = served;
+  const ask = async (host: string) => {
+    const conn = await RawConnection.connect(port, host);
+    try {
+      await conn.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      const [res] = finalResponses(await conn.readResponses(1));
+      return res;
+    } finally {
+      conn.destroy();
+    }
+  };
+  const v4 = await ask('127.0.0.1');
+  assert.equal(v4?.status, 200);
+  // A dual-stack listener sees the IPv4 client as an IPv4-mapped address.
+  assert.match(v4?.text() ?? '', /^(::ffff:)?127\.0\.0\.1$/);
+  const v6 = await ask('::1');
+  assert.equal(v6?.status, 200);
+  assert.equal(v6?.text(), '::1');
+  assert.equal((await ask('127.0.0.1'))?.status, 200);
+  assert.equal((await ask('127.0.0.1'))?.status, 429);
+  assert.equal((await ask('::1'))?.status, 200, 'the IPv6 client has its own budget');
+  assert.deepEqual(keys, ['127.0.0.1', '0:0:0:0::/64', '127.0.0.1', '127.0.0.1', '0:0:0:0::/64']);
 });
 
 test('token bucket: a burst of max, then tokens come back over time', async (t) => {
@@ -353,6 +465,11 @@ test('bad options throw HL_ERR_CONFIG naming the option', () => {
       'take',
     ],
     [{ windowMs: 1000, max: 1, message: 42 }, 'message'],
+    [{ windowMs: 1000, max: 1, ipv6Subnet: 31 }, 'ipv6Subnet'],
+    [{ windowMs: 1000, max: 1, ipv6Subnet: 129 }, 'ipv6Subnet'],
+    [{ windowMs: 1000, max: 1, ipv6Subnet: 64.5 }, 'ipv6Subnet'],
+    [{ windowMs: 1000, max: 1, ipv6Subnet: '64' }, 'ipv6Subnet'],
+    [{ windowMs: 1000, max: 1, ipv6Subnet: 64, key: () => 'k' }, 'ipv6Subnet'],
   ];
   for (const [options, name] of cases) {
     assert.throws(

@@ -5,8 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
+import { WebSocket } from 'ws';
 import { HyperlaneError } from '../../src/index.js';
 import { getRequestId, requestId, type RequestIdOptions } from '../../src/middleware/request-id.js';
 import { RawConnection, assertServing, request } from '../helpers/raw-client.js';
@@ -190,6 +192,55 @@ test('a generator returning an unusable id fails that request (500, errorHook se
     signal: AbortSignal.timeout(5000),
   });
   assert.equal(await ok.text(), 'never');
+});
+
+test('a WebSocket connection keeps one id for all its messages', async (t) => {
+  let generated = 0;
+  const { url } = await serve(t, (server) => {
+    server.requestMiddleware(requestId());
+    server.requestMiddleware(
+      requestId({
+        header: 'x-trace-id',
+        generator: () => `trace-${++generated}`,
+      }),
+    );
+    server.get('/ws', async (ctx) => {
+      const ids = [ctx.getResponseHeader('x-request-id'), ctx.getResponseHeader('x-trace-id')];
+      // getRequestId() reports the id of the instance that ran last.
+      ctx.setResponseBody(`${ids.join(' ')} ${getRequestId(ctx)}`);
+      await ctx.sendBody();
+    });
+  });
+  const talk = async (headers: Record<string, string>): Promise<string[]> => {
+    const ws = new WebSocket(url('/ws'), { headers });
+    t.after(() => ws.terminate());
+    await once(ws, 'open');
+    const replies: string[] = [];
+    ws.on('message', (data: Buffer) => replies.push(data.toString()));
+    for (let i = 0; i < 5; i++) {
+      ws.send(`m${i}`);
+      while (replies.length <= i) await once(ws, 'message');
+    }
+    ws.close();
+    return replies;
+  };
+  // No id sent: one generated id for the whole connection.
+  const first = await talk({});
+  assert.equal(new Set(first).size, 1, first.join(' | '));
+  const [uuid, trace, last] = first[0]!.split(' ');
+  assert.match(uuid!, UUID);
+  assert.equal(trace, 'trace-1');
+  assert.equal(last, 'trace-1');
+  assert.equal(generated, 1);
+  // Another connection gets another id.
+  const second = await talk({});
+  assert.equal(new Set(second).size, 1);
+  assert.notEqual(second[0], first[0]);
+  assert.equal(generated, 2);
+  // A client id is kept for every message.
+  const third = await talk({ 'x-request-id': 'client-id-1', 'x-trace-id': 'abc' });
+  assert.deepEqual(third, Array(5).fill('client-id-1 abc abc'));
+  assert.equal(generated, 2);
 });
 
 test('getRequestId() is undefined when requestId() did not run', async (t) => {

@@ -171,6 +171,42 @@ test('Content-Security-Policy: directives merged over the defaults (camelCase to
   assert.equal(reportOnly.get('content-security-policy-report-only'), HELMET_CSP);
 });
 
+test('HSTS behind a TLS-terminating proxy: force sends it over plain HTTP too', async (t) => {
+  const { base, port } = await serve(t, (server) => {
+    server.requestMiddleware(
+      securityHeaders({ strictTransportSecurity: { maxAge: 31536000, force: true } }),
+    );
+    server.get('/', (ctx) => {
+      ctx.setResponseBody(ctx.isSecure() ? 'secure' : 'plain');
+    });
+  });
+  const res = await fetch(`${base}/`, { signal: AbortSignal.timeout(5000) });
+  assert.equal(await res.text(), 'plain', 'the connection itself is not TLS');
+  assert.equal(res.headers.get('strict-transport-security'), 'max-age=31536000; includeSubDomains');
+  // Also on a 404 and over raw TCP (a proxy speaks HTTP/1.1 to the app).
+  const raw = await request(
+    port,
+    'GET /nothing HTTP/1.1\r\nHost: x\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n',
+  );
+  assert.equal(raw.finals[0]?.status, 404);
+  assert.equal(
+    raw.finals[0]?.headers['strict-transport-security'],
+    'max-age=31536000; includeSubDomains',
+  );
+  await assertServing(port);
+  // Without force, plain HTTP never gets it, whatever X-Forwarded-Proto claims.
+  const unforced = await serve(t, (server) => {
+    server.requestMiddleware(securityHeaders({ strictTransportSecurity: { maxAge: 60 } }));
+    server.get('/', (ctx) => void ctx.setResponseBody('ok'));
+  });
+  const spoofed = await fetch(`${unforced.base}/`, {
+    headers: { 'x-forwarded-proto': 'https' },
+    signal: AbortSignal.timeout(5000),
+  });
+  await spoofed.arrayBuffer();
+  assert.equal(spoofed.headers.get('strict-transport-security'), null);
+});
+
 test('headers the route sets afterwards win', async (t) => {
   const { base } = await serve(t, (server) => {
     server.requestMiddleware(securityHeaders());
@@ -198,6 +234,9 @@ test('invalid options throw HL_ERR_CONFIG naming the option', () => {
     [{ referrerPolicy: [] }, /referrerPolicy/],
     [{ strictTransportSecurity: { maxAge: -5 } }, /strictTransportSecurity.maxAge/],
     [{ strictTransportSecurity: 7 }, /strictTransportSecurity/],
+    [{ strictTransportSecurity: { force: 'yes' } }, /strictTransportSecurity.force/],
+    [{ strictTransportSecurity: { preload: 1 } }, /strictTransportSecurity.preload/],
+    [{ strictTransportSecurity: { forced: true } }, /strictTransportSecurity option "forced"/],
     [{ contentSecurityPolicy: { scriptSrc: ['self'] } }, /"script-src".*must be quoted/],
     [
       { contentSecurityPolicy: { scriptSrc: "'self'; img-src *" } },

@@ -7,14 +7,20 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import fsp from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { Server, type Context } from '../../src/index.js';
 import { HyperlaneError } from '../../src/error/hyperlane-error.js';
 import { contentTypeFor } from '../../src/middleware/mime-types.js';
-import { serveStatic, type ServeStaticOptions } from '../../src/middleware/serve-static.js';
+import {
+  endsWithRegexParam,
+  serveStatic,
+  type ServeStaticOptions,
+} from '../../src/middleware/serve-static.js';
 import {
   RawConnection,
   assertServing,
@@ -207,7 +213,8 @@ test('serves a file with content type, length, validators, cache control and acc
   assert.equal(res.text, HELLO);
   assert.equal(res.headers.get('content-type'), 'text/plain; charset=utf-8');
   assert.equal(res.headers.get('content-length'), String(Buffer.byteLength(HELLO)));
-  assert.match(res.headers.get('etag') ?? '', /^W\/"[0-9a-f]+-[0-9a-f]+"$/);
+  // Strong (size-mtime-inode), so If-Range can use it.
+  assert.match(res.headers.get('etag') ?? '', /^"[0-9a-f]+-[0-9a-f]+-[0-9a-f]+"$/);
   assert.equal(res.headers.get('last-modified'), MTIME.toUTCString());
   assert.equal(res.headers.get('cache-control'), 'public, max-age=0');
   assert.equal(res.headers.get('accept-ranges'), 'bytes');
@@ -343,8 +350,8 @@ test('If-None-Match → 304 (exact, weak-compared, in a list, *); a different ta
   const { base } = await routeServer(t);
   const first = await get(`${base}/static/hello.txt`);
   const etag = first.headers.get('etag')!;
-  const strongForm = etag.slice(2);
-  for (const value of [etag, strongForm, `"nope", ${etag}`, '*']) {
+  const weakForm = `W/${etag}`;
+  for (const value of [etag, weakForm, `"nope", ${etag}`, '*']) {
     const res = await curl(['-H', `If-None-Match: ${value}`, `${base}/static/hello.txt`]);
     assert.equal(res.status, 304, value);
     assert.equal(res.body.length, 0);
@@ -494,6 +501,38 @@ test('If-Range: matching ETag or date → 206; stale validator → whole file 20
   // A stale If-Range on an unsatisfiable range: the whole file, not a 416.
   const staleBeyond = await curl(['-r', '999-', '-H', 'If-Range: "stale"', url]);
   assert.equal(staleBeyond.status, 200);
+  // Strong comparison (RFC 9110 §13.1.5): our tag made weak never matches, so the whole file.
+  const weakTag = await curl(['-r', '0-4', '-H', `If-Range: W/${etag}`, url]);
+  assert.equal(weakTag.status, 200);
+  assert.equal(weakTag.text(), HELLO);
+});
+
+test('the ETag changes when a file is replaced by one of the same size and mtime', async (t) => {
+  const { base } = await routeServer(t);
+  const dir = join(root, 'swap');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, 'v.txt');
+  await writeFile(file, 'version-1');
+  await utimes(file, MTIME, MTIME);
+  const first = await get(`${base}/static/swap/v.txt`);
+  // A deploy that keeps sizes and timestamps (reproducible builds) still changes the tag.
+  await writeFile(join(dir, 'next.txt'), 'version-2');
+  await utimes(join(dir, 'next.txt'), MTIME, MTIME);
+  await rm(file);
+  await rename(join(dir, 'next.txt'), file);
+  const second = await get(`${base}/static/swap/v.txt`);
+  assert.equal(second.text, 'version-2');
+  assert.equal(second.headers.get('last-modified'), first.headers.get('last-modified'));
+  assert.notEqual(second.headers.get('etag'), first.headers.get('etag'));
+  const resumed = await curl([
+    '-r',
+    '0-4',
+    '-H',
+    `If-Range: ${first.headers.get('etag')}`,
+    `${base}/static/swap/v.txt`,
+  ]);
+  assert.equal(resumed.status, 200, 'no bytes of the new file spliced onto the old one');
+  t.after(() => rm(dir, { recursive: true, force: true }));
 });
 
 // ---- HEAD -----------------------------------------------------------------------------------
@@ -701,6 +740,12 @@ test('bad options throw HL_ERR_CONFIG naming the option', () => {
     [root, { index: [''] }, /index/],
     [root, { index: 7 }, /index/],
     [root, { mode: 'proxy' }, /mode/],
+    [root, { prefix: 'static' }, /prefix/],
+    [root, { prefix: '/static/../x' }, /prefix/],
+    [root, { prefix: '/a//b' }, /prefix/],
+    [root, { prefix: '/a%2Fb' }, /prefix/],
+    [root, { prefix: 7 }, /prefix/],
+    [root, { prefix: '/static', mode: 'route' }, /prefix/],
     [root, { maxage: 10 }, /maxage/],
   ];
   for (const [r, options, message] of bad) {
@@ -746,7 +791,7 @@ test('as request middleware: serves the request path; no file → the chain goes
   await assertServing(port, '/__alive');
 });
 
-test('as request middleware: directories redirect with a slash, hostile paths are refused', async (t) => {
+test('as request middleware: directories redirect with a slash; hostile paths pass on untouched', async (t) => {
   const { base, port } = await middlewareServer(t);
   const redirect = await get(`${base}/docs?x=1`, { redirect: 'manual' });
   assert.equal(redirect.status, 301);
@@ -757,29 +802,206 @@ test('as request middleware: directories redirect with a slash, hostile paths ar
   assert.equal(doubled.headers['location'], '/docs/');
   assert.equal((await get(`${base}/docs/`)).text, '<h1>docs index</h1>');
 
-  const malformed = await curl(['--path-as-is', `${base}/bad%zzescape.txt`]);
-  assert.equal(malformed.status, 400);
-  await assertServing(port, '/__alive');
+  // Not a file: the framework's own 404 (no route), with none of serveStatic's headers.
   for (const target of [
+    '/bad%zzescape.txt',
     '/../outside-secret.txt',
     '/%2e%2e/outside-secret.txt',
     '/docs/%2e%2e/%2e%2e/outside-secret.txt',
     '/..%5Coutside-secret.txt',
     '/hello.txt%00',
+    '/escape-link.txt',
+    '/.env',
+    '/empty-dir',
   ]) {
     const res = await curl(['--path-as-is', `${base}${target}`]);
-    assert.equal(res.status, 403, target);
-    assert.ok(!res.text().includes(SECRET));
+    assert.ok(!res.text().includes(SECRET), `${target} leaked the secret`);
+    assert.ok(!res.text().includes('SECRET=dotfile'), `${target} leaked a dotfile`);
+    assert.ok(res.status === 404 || res.status === 400, `${target}: ${res.status}`);
+    assert.doesNotMatch(res.text(), /path not allowed|file not found|percent-encoding/, target);
+    for (const header of ['etag', 'last-modified', 'cache-control', 'accept-ranges']) {
+      assert.equal(res.headers[header], undefined, `${target}: ${header}`);
+    }
     await assertServing(port, '/__alive');
   }
-  const link = await get(`${base}/escape-link.txt`);
-  assert.equal(link.status, 404);
-  assert.ok(!link.text.includes(SECRET));
+});
+
+test('as request middleware, hostile-looking paths reach the app routes (dotfiles deny too)', async (t) => {
+  const { base, port } = await serve(t, (server) => {
+    server.requestMiddleware(serveStatic(root, { mode: 'middleware', dotfiles: 'deny' }));
+    alive(server);
+    server.get('/search/{q}', (ctx) => {
+      ctx.setResponseBody(`results for ${ctx.getRouteParam('q')}`);
+    });
+    server.get('/.well-known/openid-configuration', (ctx) => {
+      ctx.setResponseBodyJson({ issuer: 'x' });
+    });
+    server.get('/files/{name}', (ctx) => {
+      ctx.setResponseBody(`file route ${ctx.getRouteParam('name')}`);
+    });
+  });
+  const cases: Array<[string, number, string]> = [
+    ['/search/C%5C%5C', 200, 'results for C\\\\'],
+    ['/search/..', 200, 'results for ..'],
+    ['/search/%2e%2e', 200, 'results for ..'],
+    ['/.well-known/openid-configuration', 200, '{"issuer":"x"}'],
+    ['/files/.env', 200, 'file route .env'],
+  ];
+  for (const [target, status, body] of cases) {
+    const res = await curl(['--path-as-is', `${base}${target}`]);
+    assert.equal(res.status, status, target);
+    assert.equal(res.text(), body, target);
+    assert.equal(res.headers['etag'], undefined, target);
+    await assertServing(port, '/__alive');
+  }
+  // A real dotfile under the root is still never served.
   const dot = await get(`${base}/.env`);
   assert.equal(dot.status, 404);
   assert.ok(!dot.text.includes('SECRET=dotfile'));
+  // Raw bytes a client could send: backslash traversal is not served and the app keeps going.
+  const [res] = await raw(port, 'GET /..\\outside-secret.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.ok(res !== undefined && !res.text().includes(SECRET));
+  assert.equal(res.status, 404);
+  await assertServing(port, '/__alive');
 });
 
+test("mode 'auto' as request middleware leaves param routes alone (no 404/405, no file headers)", async (t) => {
+  const { base, port } = await serve(t, (server) => {
+    server.requestMiddleware(serveStatic(root)); // default mode: 'auto'
+    alive(server);
+    server.get('/users/{id}', (ctx) => {
+      ctx.setResponseBody(`user ${ctx.getRouteParam('id')}`);
+    });
+    server.post('/users/{id}', (ctx) => {
+      ctx.setResponseBody(`updated ${ctx.getRouteParam('id')}`);
+    });
+    server.get('/wiki/{page:[a-z.]+}/raw', (ctx) => {
+      ctx.setResponseBody(`raw ${ctx.getRouteParam('page')}`);
+    });
+  });
+  const user = await get(`${base}/users/42`);
+  assert.equal(user.status, 200);
+  assert.equal(user.text, 'user 42');
+  const updated = await get(`${base}/users/42`, { method: 'POST' });
+  assert.equal(updated.status, 200);
+  assert.equal(updated.text, 'updated 42');
+  assert.equal(updated.headers.get('allow'), null);
+  // The param names a file under the root: still the route, with no file headers.
+  const named = await get(`${base}/users/hello.txt`);
+  assert.equal(named.text, 'user hello.txt');
+  for (const header of ['etag', 'last-modified', 'cache-control', 'accept-ranges']) {
+    assert.equal(named.headers.get(header), null, header);
+  }
+  assert.equal((await get(`${base}/wiki/page.html/raw`)).text, 'raw page.html');
+  // Files at the request path are still served, in front of the routes.
+  assert.equal((await get(`${base}/hello.txt`)).text, HELLO);
+  const raw404 = await raw(port, 'GET /users HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.equal(raw404[0]?.status, 404);
+  assert.match(raw404[0]?.text() ?? '', /no route for GET/);
+  await assertServing(port, '/__alive');
+});
+
+test('auto mode is a route only on a regex tail param; endsWithRegexParam reads patterns', async (t) => {
+  for (const pattern of [
+    '/static/{path:^.*$}',
+    '/{p:.*}',
+    '/a/{x}/{rest:.+}',
+    '/s/{p:[}]+}',
+    '/s/{p:\\}}',
+    '/s/{p:a{1,3}}',
+    '/s/{p:(?:[a-z]/)*[a-z]+}',
+  ]) {
+    assert.equal(endsWithRegexParam(pattern), true, pattern);
+  }
+  for (const pattern of [
+    '/',
+    '/static',
+    '/users/{id}',
+    '/{p:.*}/tail',
+    '/a/{x:\\d+}/{y}',
+    '/s/{p:a{1,3}}/x',
+    '/s/{p:[}/]+}/x',
+  ]) {
+    assert.equal(endsWithRegexParam(pattern), false, pattern);
+  }
+  // A route with a plain last param and serveStatic as its handler serves the request path.
+  const { base } = await serve(t, (server) => {
+    server.get('/docs/{name}', serveStatic(root));
+    server.get('/tail/{path:^.*$}', serveStatic(root));
+  });
+  assert.equal((await get(`${base}/docs/guide.txt`)).text, 'guide');
+  assert.equal((await get(`${base}/tail/docs/guide.txt`)).text, 'guide');
+  const missing = await get(`${base}/tail/nope.txt`);
+  assert.deepEqual(JSON.parse(missing.text), { error: 'Not Found', message: 'file not found' });
+});
+
+test('prefix: only paths below it are looked up, mapped below the root', async (t) => {
+  const { base, port } = await serve(t, (server) => {
+    server.requestMiddleware(serveStatic(root, { prefix: '/assets' }));
+    alive(server);
+    server.get('/hello.txt', (ctx) => {
+      ctx.setResponseBody('route, not file');
+    });
+    server.get('/assets/{name}', (ctx) => {
+      ctx.setResponseBody(`no such asset ${ctx.getRouteParam('name')}`);
+    });
+    server.get('/assetsX/hello.txt', (ctx) => {
+      ctx.setResponseBody('sibling route');
+    });
+  });
+  assert.equal((await get(`${base}/assets/hello.txt`)).text, HELLO);
+  assert.equal((await get(`${base}/assets/docs/guide.txt`)).text, 'guide');
+  assert.equal((await get(`${base}/assets/sub%20dir/caf%C3%A9.txt`)).text, 'unicode name');
+  // Outside the prefix: not served, even though root/hello.txt exists.
+  assert.equal((await get(`${base}/hello.txt`)).text, 'route, not file');
+  assert.equal((await get(`${base}/assetsX/hello.txt`)).text, 'sibling route');
+  assert.equal((await get(`${base}/assets/missing.txt`)).text, 'no such asset missing.txt');
+  // A directory below the prefix is redirected to its slash form, keeping the prefix.
+  const dir = await get(`${base}/assets/docs`, { redirect: 'manual' });
+  assert.equal(dir.status, 301);
+  assert.equal(dir.headers.get('location'), '/assets/docs/');
+  assert.equal((await get(`${base}/assets/docs/`)).text, '<h1>docs index</h1>');
+  // The prefix alone is the root, which has no index file: it passes on.
+  assert.equal((await get(`${base}/assets`)).status, 404);
+  const escape = await curl(['--path-as-is', `${base}/assets/../outside-secret.txt`]);
+  assert.ok(!escape.text().includes(SECRET));
+  await assertServing(port, '/__alive');
+});
+
+test('prefix: requests outside it make no file-system call at all', async (t) => {
+  const { base } = await serve(t, (server) => {
+    server.requestMiddleware(serveStatic(root, { prefix: '/static/' }));
+    server.get('/api/users/{id}', (ctx) => void ctx.setResponseBody(ctx.getRouteParam('id')!));
+  });
+  // Count the calls serveStatic makes, through Node's own module (no stand-in for our code).
+  const calls: string[] = [];
+  const original = { realpath: fsp.realpath, stat: fsp.stat, open: fsp.open };
+  const restore = () => {
+    Object.assign(fsp, original);
+    syncBuiltinESMExports();
+  };
+  t.after(restore);
+  Object.assign(fsp, {
+    realpath: (...args: Parameters<typeof fsp.realpath>) => {
+      calls.push(`realpath ${String(args[0])}`);
+      return original.realpath(...args);
+    },
+    stat: (...args: Parameters<typeof fsp.stat>) => {
+      calls.push(`stat ${String(args[0])}`);
+      return original.stat(...args);
+    },
+  });
+  syncBuiltinESMExports();
+  for (const path of ['/api/users/1', '/hello.txt', '/staticX/hello.txt', '/api/users/..%2f..']) {
+    await get(`${base}${path}`);
+  }
+  assert.deepEqual(calls, []);
+  assert.equal((await get(`${base}/static/hello.txt`)).text, HELLO);
+  assert.ok(calls.length > 0, 'the counter does see serveStatic lookups');
+  // `prefix: '/'` is no prefix at all.
+  assert.doesNotThrow(() => serveStatic(root, { prefix: '/', mode: 'route' }));
+  restore();
+});
 test("mode: 'middleware' keeps param routes working behind request middleware", async (t) => {
   const { base } = await serve(t, (server) => {
     server.requestMiddleware(serveStatic(root, { mode: 'middleware' }));

@@ -56,6 +56,47 @@ test('a handler past its budget gets 408 JSON at once; the server keeps serving'
   assert.equal(quick.text, 'done after 5');
 });
 
+test('the timeout answer drops what the stalled handler set, keeps what middleware set before it', async (t) => {
+  const { port } = await serve(t, (server) => {
+    server.requestMiddleware((ctx) => {
+      ctx
+        .setResponseHeader('access-control-allow-origin', 'https://app.example')
+        .setResponseHeader('x-request-id', 'req-1');
+    });
+    server.post(
+      '/login',
+      timeout(50, async (ctx) => {
+        ctx
+          .setResponseCookie('sid=new-session; HttpOnly')
+          .setResponseCookie('remember=1')
+          .setResponseHeader('location', '/home')
+          .setResponseHeader('etag', '"v1"')
+          .setResponseHeader('last-modified', new Date(0).toUTCString())
+          .setResponseHeader('content-disposition', 'attachment; filename="report.csv"')
+          .setResponseStatusCode(303);
+        await wait(5000, ctx.signal); // e.g. an audit-log write that hangs
+      }),
+    );
+    server.get('/__alive', (ctx) => void ctx.setResponseBody('alive'));
+  });
+  const conn = await RawConnection.connect(port);
+  t.after(() => conn.destroy());
+  await conn.write(
+    'POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\nGET /__alive HTTP/1.1\r\nHost: x\r\n\r\n',
+  );
+  const [res, alive] = finalResponses(await conn.readResponses(2));
+  assert.ok(res !== undefined && alive !== undefined);
+  assert.equal(res.status, 408);
+  for (const name of ['set-cookie', 'location', 'etag', 'last-modified', 'content-disposition']) {
+    assert.equal(res.headers[name], undefined, name);
+  }
+  assert.equal(res.headers['access-control-allow-origin'], 'https://app.example');
+  assert.equal(res.headers['x-request-id'], 'req-1');
+  assert.match(res.headers['content-type'] ?? '', /^application\/json/);
+  assert.equal(res.json<{ error: string }>().error, 'Request Timeout');
+  assert.equal(alive.text(), 'alive');
+});
+
 test('status 503 and a custom message', async (t) => {
   const { base } = await serve(t, (server) => {
     server.errorHook(() => {}); // a 503 is otherwise logged as a server error
