@@ -52,3 +52,17 @@ export function answerMemoryRequests(): void {
     process.send!({ heapUsed, external, rss } satisfies MemoryReport);
   });
 }
+
+/**
+ * Worker processes of the cluster targets: `$BENCH_WORKERS` (a count) or `'auto'` (one per
+ * core), so the cluster scenario can be run with 1 and with all workers.
+ */
+export function workerCount(): number | 'auto' {
+  const raw = process.env.BENCH_WORKERS ?? 'auto';
+  if (raw === 'auto') return 'auto';
+  const count = Number(raw);
+  if (!Number.isInteger(count) || count < 1) {
+    throw new Error(`invalid BENCH_WORKERS ${JSON.stringify(raw)}: expected auto or a count`);
+  }
+  return count;
+}

@@ -8,7 +8,7 @@
 import cluster from 'node:cluster';
 import { Server, type Context } from '../../src/index.js';
 import { HELLO_BODY, JSON_MESSAGE } from '../app.js';
-import { announceReady, BENCH_HOST, portFromArgs } from './cli.js';
+import { announceReady, BENCH_HOST, portFromArgs, workerCount } from './cli.js';
 
 async function plaintext(ctx: Context): Promise<void> {
   ctx.setResponseHeader('Content-Type', 'text/plain').setResponseBody(HELLO_BODY);
@@ -26,7 +26,7 @@ if (typeof (server as { workers?: unknown }).workers !== 'function') {
 }
 server.get('/', plaintext);
 server.get('/json', json);
-server.workers('auto');
+server.workers(workerCount());
 
 const running = await server.run();
 // In the primary, run() resolves once every worker listens; only then is the cluster ready.

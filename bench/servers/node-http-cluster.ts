@@ -9,7 +9,7 @@ import cluster from 'node:cluster';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { HELLO_BODY, JSON_MESSAGE } from '../app.js';
-import { announceReady, BENCH_HOST, portFromArgs } from './cli.js';
+import { announceReady, BENCH_HOST, portFromArgs, workerCount } from './cli.js';
 
 const PLAIN_HEADERS = {
   'Content-Type': 'text/plain',
@@ -34,7 +34,7 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
 }
 
 if (cluster.isPrimary) {
-  const count = availableParallelism();
+  const count = workerCount() === 'auto' ? availableParallelism() : (workerCount() as number);
   let listening = 0;
   cluster.on('listening', (_worker, address) => {
     if (++listening === count) announceReady(address.port);
