@@ -5,7 +5,6 @@
  * Every test starts its own server on 127.0.0.1:0 (or [::1]:0) and closes it.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import net from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,13 +27,9 @@ import {
   type Context,
   type StandardSchemaV1,
 } from '../../src/index.js';
-import {
-  RawConnection,
-  finalResponses,
-  parseResponses,
-  type ParsedResponse,
-} from '../helpers/raw-client.js';
+import { RawConnection, finalResponses, type ParsedResponse } from '../helpers/raw-client.js';
 import { serve } from '../helpers/serve.js';
+import { curl } from '../helpers/curl.js';
 
 // ---- helpers -------------------------------------------------------------------------------
 
@@ -53,30 +48,6 @@ async function fetchJson<T = Record<string, unknown>>(
   const res = await fetchText(url, init);
   assert.equal(res.status, 200, `${url}: ${res.text}`);
   return JSON.parse(res.text) as T;
-}
-
-/** Runs curl (raw: no transfer decoding) and parses the response bytes exactly as received. */
-function curl(args: string[], isHead = false): Promise<ParsedResponse> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      'curl',
-      ['-s', '-S', '-i', '--raw', '--max-time', '5', ...args],
-      { encoding: 'buffer', timeout: 8000 },
-      (error, stdout, stderr) => {
-        if (error) {
-          reject(new Error(`curl ${args.join(' ')} failed: ${error.message} ${stderr.toString()}`));
-          return;
-        }
-        const parsed = parseResponses(stdout, { eof: true, isHead: () => isHead });
-        const final = finalResponses(parsed.responses)[0];
-        if (parsed.error !== undefined || final === undefined) {
-          reject(new Error(`unparsable curl output: ${parsed.error} ${stdout.toString('latin1')}`));
-          return;
-        }
-        resolve(final);
-      },
-    );
-  });
 }
 
 async function rawExchange(
@@ -146,7 +117,7 @@ test('getRequestMethod(): every method, standard and extension, via fetch and cu
   const purge = await curl(['-X', 'PURGE', `${base}/m`]);
   assert.equal(purge.status, 200);
   assert.equal(purge.json<Reflected>().method, 'PURGE');
-  const head = await curl(['-I', `${base}/m`], true);
+  const head = await curl(['-I', `${base}/m`], { isHead: true });
   assert.equal(head.status, 200);
   assert.equal(head.body.length, 0);
 });

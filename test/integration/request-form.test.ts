@@ -7,7 +7,6 @@
  * The route has no errorHook, so a thrown HttpError becomes its status with a JSON body.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,11 +18,11 @@ import { HttpError } from '../../src/error/http-error.js';
 import {
   RawConnection,
   finalResponses,
-  parseResponses,
   type ParsedResponse,
   type SendMode,
 } from '../helpers/raw-client.js';
 import { serve, type Served } from '../helpers/serve.js';
+import { curl } from '../helpers/curl.js';
 
 // ---- server and clients ---------------------------------------------------------------------
 
@@ -121,29 +120,6 @@ async function postForm(
   });
   const text = await res.text();
   return { status: res.status, json: JSON.parse(text) as unknown };
-}
-
-function curl(args: string[]): Promise<ParsedResponse> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      'curl',
-      ['-s', '-S', '-i', '--raw', '--max-time', '5', ...args],
-      { encoding: 'buffer', timeout: 8000 },
-      (error, stdout, stderr) => {
-        if (error) {
-          reject(new Error(`curl ${args.join(' ')} failed: ${error.message} ${stderr.toString()}`));
-          return;
-        }
-        const parsed = parseResponses(stdout, { eof: true });
-        const final = finalResponses(parsed.responses)[0];
-        if (parsed.error !== undefined || final === undefined) {
-          reject(new Error(`unparsable curl output: ${parsed.error} ${stdout.toString('latin1')}`));
-          return;
-        }
-        resolve(final);
-      },
-    );
-  });
 }
 
 /** Sends one raw POST to /form and reads exactly one response (fails the test on a hang). */

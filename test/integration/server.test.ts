@@ -6,17 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import https from 'node:https';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import type { TLSSocket } from 'node:tls';
-import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Server, type RunningServer, type ServerConfig } from '../../src/index.js';
 import { RawConnection, finalResponses } from '../helpers/raw-client.js';
+import { selfSignedCert } from '../helpers/tls-cert.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -261,27 +259,7 @@ test('run() twice throws (sequentially and concurrently)', async (t) => {
 // ---- TLS ------------------------------------------------------------------------------------
 
 test('tls(): serves HTTPS with a certificate generated at test time', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'hyperlane-tls-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const keyPath = join(dir, 'k');
-  const certPath = join(dir, 'c');
-  await execFileAsync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-subj',
-    '/CN=localhost',
-    '-days',
-    '1',
-    '-keyout',
-    keyPath,
-    '-out',
-    certPath,
-  ]);
-  const key = await readFile(keyPath, 'utf8');
-  const cert = await readFile(certPath);
+  const { key, cert } = await selfSignedCert(t);
 
   const fluent = new Server({ host: '127.0.0.1', port: 0 }).tls({ key, cert });
   fluent.get('/secure', (ctx) => {

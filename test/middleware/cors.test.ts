@@ -4,18 +4,12 @@
  * Access-Control-Request-Headers bytes over raw TCP, each followed by a liveness request.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { test, type TestContext } from 'node:test';
 import { type Context, HyperlaneError, type Server } from '../../src/index.js';
 import { cors, type CorsOptions } from '../../src/middleware/cors.js';
-import {
-  assertServing,
-  finalResponses,
-  parseResponses,
-  request,
-  type ParsedResponse,
-} from '../helpers/raw-client.js';
+import { assertServing, request } from '../helpers/raw-client.js';
 import { serve } from '../helpers/serve.js';
+import { curl } from '../helpers/curl.js';
 
 const APP = 'https://app.example';
 const OTHER = 'https://evil.example';
@@ -29,25 +23,6 @@ interface Reply {
 async function call(base: string, path: string, init: RequestInit = {}): Promise<Reply> {
   const res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(5000), ...init });
   return { status: res.status, headers: res.headers, text: await res.text() };
-}
-
-function curl(args: string[]): Promise<ParsedResponse> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      'curl',
-      ['-s', '-S', '-i', '--raw', '--max-time', '5', ...args],
-      { encoding: 'buffer', timeout: 8000 },
-      (error, stdout, stderr) => {
-        if (error) {
-          reject(new Error(`curl failed: ${error.message} ${stderr.toString()}`));
-          return;
-        }
-        const final = finalResponses(parseResponses(stdout, { eof: true }).responses)[0];
-        if (final === undefined) reject(new Error(`unparsable: ${stdout.toString('latin1')}`));
-        else resolve(final);
-      },
-    );
-  });
 }
 
 /** A server with cors(options) and a counter of route runs. */

@@ -5,10 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import fastifyHelmet from '@fastify/helmet';
@@ -20,6 +17,7 @@ import {
 } from '../../src/middleware/security-headers.js';
 import { assertServing, request } from '../helpers/raw-client.js';
 import { serve } from '../helpers/serve.js';
+import { selfSignedCert } from '../helpers/tls-cert.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -281,29 +279,6 @@ test('invalid options throw HL_ERR_CONFIG naming the option', () => {
 });
 
 // ---- HSTS over TLS ---------------------------------------------------------------------------
-
-async function selfSignedCert(t: TestContext): Promise<{ key: string; cert: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'hyperlane-sechdr-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const keyPath = join(dir, 'k');
-  const certPath = join(dir, 'c');
-  await execFileAsync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-subj',
-    '/CN=localhost',
-    '-days',
-    '1',
-    '-keyout',
-    keyPath,
-    '-out',
-    certPath,
-  ]);
-  return { key: await readFile(keyPath, 'utf8'), cert: await readFile(certPath, 'utf8') };
-}
 
 function httpsHeaders(port: number, path: string): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {

@@ -4,7 +4,6 @@
  * slow readers). After every hostile request the server must still serve.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
@@ -31,6 +30,7 @@ import {
 } from '../helpers/raw-client.js';
 import { eventually } from '../helpers/eventually.js';
 import { serve } from '../helpers/serve.js';
+import { curl } from '../helpers/curl.js';
 
 // ---- fixture --------------------------------------------------------------------------------
 
@@ -111,30 +111,6 @@ async function get(url: string, init: RequestInit = {}): Promise<Fetched> {
   const res = await fetch(url, { signal: AbortSignal.timeout(10_000), ...init });
   const body = Buffer.from(await res.arrayBuffer());
   return { status: res.status, headers: res.headers, body, text: body.toString('utf8') };
-}
-
-/** curl, raw (no transfer decoding), parsed exactly as received. */
-function curl(args: string[], isHead = false): Promise<ParsedResponse> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      'curl',
-      ['-s', '-S', '-i', '--raw', '--max-time', '10', ...args],
-      { encoding: 'buffer', timeout: 15_000, maxBuffer: 64 * MIB },
-      (error, stdout, stderr) => {
-        if (error) {
-          reject(new Error(`curl ${args.join(' ')} failed: ${error.message} ${stderr.toString()}`));
-          return;
-        }
-        const parsed = parseResponses(stdout, { eof: true, isHead: () => isHead });
-        const final = finalResponses(parsed.responses)[0];
-        if (parsed.error !== undefined || final === undefined) {
-          reject(new Error(`unparsable curl output: ${parsed.error} ${stdout.toString('latin1')}`));
-          return;
-        }
-        resolve(final);
-      },
-    );
-  });
 }
 
 /** Sends raw bytes on a fresh connection and returns the final responses. */
@@ -391,10 +367,9 @@ test('304 for a large file and for HEAD; conditional requests via curl -z', asyn
   const big304 = await curl(['-H', `If-None-Match: ${etag}`, `${base}/static/big.bin`]);
   assert.equal(big304.status, 304);
   assert.equal(big304.body.length, 0);
-  const head304 = await curl(
-    ['-I', '-H', `If-None-Match: ${etag}`, `${base}/static/big.bin`],
-    true,
-  );
+  const head304 = await curl(['-I', '-H', `If-None-Match: ${etag}`, `${base}/static/big.bin`], {
+    isHead: true,
+  });
   assert.equal(head304.status, 304);
   const z = await curl(['-z', MTIME.toUTCString(), `${base}/static/hello.txt`]);
   assert.equal(z.status, 304);
@@ -544,7 +519,7 @@ test('HEAD: the GET headers (content-length = file size) and no body, small and 
     ['big.bin', BIG_SIZE],
     ['empty.txt', 0],
   ] as const) {
-    const res = await curl(['-I', `${base}/static/${name}`], true);
+    const res = await curl(['-I', `${base}/static/${name}`], { isHead: true });
     assert.equal(res.status, 200, name);
     assert.equal(res.headers['content-length'], String(size), name);
     assert.equal(res.headers['accept-ranges'], 'bytes');
@@ -561,7 +536,7 @@ test('HEAD: the GET headers (content-length = file size) and no body, small and 
   assert.equal(head!.headers['content-length'], String(BIG_SIZE));
   assert.equal(next!.text(), HELLO);
   // Range is ignored on HEAD.
-  const ranged = await curl(['-I', '-r', '0-1', `${base}/static/hello.txt`], true);
+  const ranged = await curl(['-I', '-r', '0-1', `${base}/static/hello.txt`], { isHead: true });
   assert.equal(ranged.status, 200);
 });
 
