@@ -99,6 +99,11 @@ export class Context {
   private finishHooks: ContextHook[] | null = null;
   /** @internal The stream's encoder is finishing: no chunk may follow. */
   _streamClosing = false;
+  /** @internal The encoder's finish has settled. */
+  _encodingSettled = false;
+  /** @internal The encoder failed to finish: the stream cannot end as a complete one. */
+  _encodingFailed = false;
+  private encoderFinishing: Promise<void> | null = null;
   /** @internal Encoder of a streamed response's chunks, if one was set. */
   _encoder: ResponseEncoder | null = null;
   /** Chunks pass the encoder one at a time, in order: each waits for the one before. */
@@ -498,12 +503,20 @@ export class Context {
     }
     if (this.isStreaming()) this._streaming = true;
     this._sent = true;
-    if (this._streaming && this._encoder !== null) {
-      if (!this._channel.sendResponse(this, true)) return false;
-      if (this._body.length > 0) this._writeEncoded(this._body).catch(noop);
-      return true;
+    try {
+      if (this._streaming && this._encoder !== null) {
+        if (!this._channel.sendResponse(this, true)) return false;
+        if (this._body.length > 0) this._writeEncoded(this._body).catch(noop);
+        return true;
+      }
+      return this._channel.sendResponse(this, false);
+    } catch (error) {
+      // The transport refused before writing a byte (a body longer than its declared
+      // content-length): nothing went out, so the error response still can.
+      this._sent = false;
+      this._streaming = false;
+      throw error;
     }
-    return this._channel.sendResponse(this, false);
   }
 
   /**
@@ -717,19 +730,36 @@ export class Context {
    * removes it; the transport then ends the stream as usual.
    */
   _finishEncoding(): Promise<void> {
+    if (this.encoderFinishing !== null) return this.encoderFinishing;
     const encoder = this._encoder;
     if (encoder === null) return RESOLVED;
     this._encoder = null;
     // From here a chunk could only land after the encoder's last bytes, unencoded: refuse it.
     this._streamClosing = true;
-    return (this.encoderTail ?? RESOLVED)
+    this.encoderFinishing = (this.encoderTail ?? RESOLVED)
       .then(() => encoder.finish())
       .then((last) => {
         if (last.length > 0 && !this._streamEnded && !this._channel.isPeerGone()) {
           return this._channel.sendChunk(this, last);
         }
         return undefined;
-      });
+      })
+      .then(
+        () => {
+          this._encodingSettled = true;
+        },
+        (error: unknown) => {
+          this._encodingSettled = true;
+          this._encodingFailed = true;
+          throw error;
+        },
+      );
+    return this.encoderFinishing;
+  }
+
+  /** @internal The encoder's finish has started and not settled: the stream must wait for it. */
+  _isFinishingEncoding(): boolean {
+    return this.encoderFinishing !== null && !this._encodingSettled;
   }
 
   private runBeforeSendHooks(): void {

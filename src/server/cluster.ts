@@ -24,6 +24,8 @@ const MAX_RESTART_DELAY_MS = 10_000;
 const HEALTHY_LIFETIME_MS = 5_000;
 // Extra time a worker gets beyond its close timeout before it is killed.
 const EXIT_GRACE_MS = 2_000;
+// How long a drained worker waits for its own handles to close before it exits anyway.
+const WORKER_EXIT_GRACE_MS = 500;
 
 /** The number of workers `count` means here. */
 export function resolveWorkerCount(count: WorkerCount): number {
@@ -56,6 +58,9 @@ export function serveAsWorker(running: ClusterHandle, closeTimeout: number): voi
     shuttingDown = true;
     void running.close({ timeout }).finally(() => {
       if (worker.isConnected()) worker.disconnect();
+      // Drained: leave even if the app holds other handles (a timer, a pool) open. The grace
+      // lets exit hooks and log flushes finish; a process that empties sooner exits sooner.
+      setTimeout(() => process.exit(0), WORKER_EXIT_GRACE_MS).unref();
     });
   };
   worker.on('message', (message: ClusterMessage) => {
@@ -82,7 +87,9 @@ export class ClusterPrimary implements ClusterHandle {
   private readonly startedAt = new Map<Worker, number>();
   private closing: Promise<void> | null = null;
   private restartDelay = FIRST_RESTART_DELAY_MS;
-  private restartTimer: NodeJS.Timeout | null = null;
+  private readonly restartTimers = new Set<NodeJS.Timeout>();
+  /** Workers that have reported they listen (the others cannot receive a shutdown message). */
+  private readonly listening = new Set<Worker>();
   private resolveClosed!: () => void;
   private readonly onSignal = (): void => {
     void this.close().then(() => process.exit(0));
@@ -105,12 +112,11 @@ export class ClusterPrimary implements ClusterHandle {
     return new Promise((resolve, reject) => {
       let ready = 0;
       const onReady = (): void => {
-        if (++ready === this.count) {
-          process.on('SIGTERM', this.onSignal);
-          process.on('SIGINT', this.onSignal);
-          resolve();
-        }
+        if (++ready === this.count) resolve();
       };
+      // From the first fork on, a signal means "drain and exit 0", during start-up too.
+      process.on('SIGTERM', this.onSignal);
+      process.on('SIGINT', this.onSignal);
       const onEarlyExit = (worker: Worker, code: number | null, signal: string | null): void => {
         reject(
           new HyperlaneError(
@@ -128,11 +134,15 @@ export class ClusterPrimary implements ClusterHandle {
   close(options?: { timeout?: number }): Promise<void> {
     if (this.closing !== null) return this.closing;
     const timeout = options?.timeout ?? this.closeTimeout;
-    process.off('SIGTERM', this.onSignal);
-    process.off('SIGINT', this.onSignal);
-    if (this.restartTimer !== null) clearTimeout(this.restartTimer);
+    for (const timer of this.restartTimers) clearTimeout(timer);
+    this.restartTimers.clear();
     const exits = [...this.workers].map((worker) => this.stopWorker(worker, timeout));
-    this.closing = Promise.all(exits).then(() => this.resolveClosed());
+    // Signal handlers stay until every worker is gone: a second Ctrl-C waits for the same drain.
+    this.closing = Promise.all(exits).then(() => {
+      process.off('SIGTERM', this.onSignal);
+      process.off('SIGINT', this.onSignal);
+      this.resolveClosed();
+    });
     return this.closing;
   }
 
@@ -141,18 +151,22 @@ export class ClusterPrimary implements ClusterHandle {
     onEarlyExit: (worker: Worker, code: number | null, signal: string | null) => void,
   ): void {
     const worker = cluster.fork({ HYPERLANE_WORKER: '1' });
+    // A failed IPC send or fork is reported, never an unhandled 'error' that kills the primary.
+    worker.on('error', (error) => console.error(`[hyperlane-ts] worker ${worker.id}:`, error));
     this.workers.add(worker);
     this.startedAt.set(worker, Date.now());
     let listening = false;
     worker.on('message', (message: ClusterMessage) => {
       if (message?.hyperlane !== 'ready' || listening) return;
       listening = true;
+      this.listening.add(worker);
       this.port = message.port;
       this.host = message.host;
       onReady();
     });
     worker.once('exit', (code, signal) => {
       this.workers.delete(worker);
+      this.listening.delete(worker);
       const lived = Date.now() - (this.startedAt.get(worker) ?? Date.now());
       this.startedAt.delete(worker);
       if (this.closing !== null) return;
@@ -172,13 +186,14 @@ export class ClusterPrimary implements ClusterHandle {
     console.error(
       `[hyperlane-ts] worker ${worker.id} exited (code ${code}, signal ${signal}); starting a replacement in ${delay} ms`,
     );
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = null;
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(timer);
       if (this.closing !== null) return;
       this.fork(noop, (failed, failedCode, failedSignal) =>
         this.replace(failed, failedCode, failedSignal, 0),
       );
     }, delay);
+    this.restartTimers.add(timer);
   }
 
   private stopWorker(worker: Worker, timeout: number): Promise<void> {
@@ -192,8 +207,10 @@ export class ClusterPrimary implements ClusterHandle {
         clearTimeout(kill);
         resolve();
       });
-      if (worker.isConnected()) worker.send({ hyperlane: 'shutdown', timeout });
-      else worker.process.kill('SIGTERM');
+      // A worker still starting has no listener for the message yet: signal it instead.
+      if (this.listening.has(worker) && worker.isConnected()) {
+        worker.send({ hyperlane: 'shutdown', timeout });
+      } else worker.process.kill('SIGTERM');
     });
   }
 }

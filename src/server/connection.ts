@@ -184,7 +184,15 @@ export class Connection implements ResponseChannel {
       }
       // A hook that refused without choosing a status means "forbidden", not "OK".
       if (!ctx._sent && ctx._status === 200) ctx._status = 403;
-      if (!ctx._sent) ctx.sendNow();
+      try {
+        if (!ctx._sent) ctx.sendNow();
+      } catch (error) {
+        // An onBeforeSend() hook threw: answer with the error response instead.
+        void Promise.resolve(this.engine.pipeline.handleError(ctx, error)).then(() =>
+          this.onAsyncExchangeDone(),
+        );
+        return;
+      }
       this.onAsyncExchangeDone();
     };
     admitUpgrade(ctx, ws).then(proceed, async (error: unknown) => {
@@ -269,12 +277,20 @@ export class Connection implements ResponseChannel {
         this.socket.destroy();
         return false;
       }
-      if (ctx._encoder !== null) {
-        // The encoder's last bytes come first; completing resumes once they are written.
+      if (ctx._encoder !== null || ctx._isFinishingEncoding()) {
+        // The encoder's last bytes come first (a finish already under way, from closed() or a
+        // shutdown, is waited for too); completing resumes once they are written.
         ctx._finishEncoding().then(
           () => this.onAsyncExchangeDone(),
           () => this.onAsyncExchangeDone(),
         );
+        return false;
+      }
+      if (ctx._encodingFailed) {
+        // The encoded body is incomplete: ending the chunked framing would claim otherwise.
+        ctx._finish();
+        this.current = null;
+        this.socket.destroy();
         return false;
       }
       this.writeStreamEnd(ctx);
@@ -335,6 +351,10 @@ export class Connection implements ResponseChannel {
         announced ? declared : -1,
         connection,
       );
+      if (framing === Framing.Length && !headOnly) {
+        const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+        if (size > declared) throw overLength(size, declared);
+      }
       this.streamRemaining = framing === Framing.Length ? declared : -1;
       this.writeHead(ctx, head);
       this.lastStreamWrite = Date.now();
@@ -383,14 +403,8 @@ export class Connection implements ResponseChannel {
     }
     if (this.streamRemaining >= 0) {
       const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
-      if (size > this.streamRemaining) {
-        return Promise.reject(
-          new HyperlaneError(
-            'HL_ERR_SERVER_STATE',
-            `a ${size}-byte chunk exceeds the ${this.streamRemaining} bytes left of the declared content-length`,
-          ),
-        );
-      }
+      if (size > this.streamRemaining)
+        return Promise.reject(overLength(size, this.streamRemaining));
     }
     if (data.length > 0) this.writeChunk(ctx, data);
     return this.flush();
@@ -458,7 +472,14 @@ export class Connection implements ResponseChannel {
   private writeChunk(ctx: Context, data: string | Uint8Array): void {
     const socket = this.socket;
     if (this.streamRemaining >= 0) {
-      this.streamRemaining -= typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+      const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+      if (size > this.streamRemaining) {
+        // Never reached through sendChunk(), which refuses this; but bytes past the declared
+        // length would be read as the next response, so the connection cannot go on.
+        this.socket.destroy();
+        return;
+      }
+      this.streamRemaining -= size;
       this.lastStreamWrite = Date.now();
       socket.write(data);
       return;
@@ -568,7 +589,10 @@ export class Connection implements ResponseChannel {
     if (ctx._streaming && ctx._sent) {
       // Open streams never end on their own; end them so their handlers see sendBody() reject.
       // An encoded (compressed) stream gets its encoder's last bytes first.
-      const ended = ctx._encoder === null ? RESOLVED : ctx._finishEncoding().catch(noop);
+      const ended =
+        ctx._encoder === null && !ctx._isFinishingEncoding()
+          ? RESOLVED
+          : ctx._finishEncoding().catch(noop);
       void ended.then(() => {
         void this.endStream(ctx);
         ctx._finish();
@@ -649,6 +673,13 @@ export class Connection implements ResponseChannel {
  */
 function uncorkConnection(connection: Connection): void {
   connection.uncork();
+}
+
+function overLength(size: number, left: number): HyperlaneError {
+  return new HyperlaneError(
+    'HL_ERR_SERVER_STATE',
+    `${size} bytes exceed the ${left} bytes left of the declared content-length`,
+  );
 }
 
 /** The handler's own `content-length` on a stream, or -1 if it set none (or nonsense). */

@@ -201,7 +201,9 @@ export class Server {
    * Runs the server in `count` worker processes sharing the port (`'auto'`: one per core).
    * The script runs again in each worker, where `run()` listens; in the primary `run()`
    * resolves once every worker listens, and `close()` (or SIGTERM/SIGINT) drains them all. A
-   * crashed worker is replaced, with a growing delay while crashes repeat.
+   * crashed worker is replaced, with a growing delay while crashes repeat. With port 0 the
+   * workers share one free port; should every worker die at once, their replacements listen
+   * on a new one (`running.port` follows).
    */
   workers(count: WorkerCount): this {
     return this.set('workers', count);

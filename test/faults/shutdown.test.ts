@@ -300,49 +300,57 @@ test(
   },
 );
 
-test('close() ends a compressed SSE stream with a complete gzip body', LIMIT, async (t) => {
-  const server = new Server({ host: '127.0.0.1', port: 0 }).compression({ threshold: 0 });
-  server.get('/sse', async (ctx) => {
-    ctx.setResponseHeader('content-type', 'text/event-stream');
-    await ctx.send();
-    try {
-      for (let i = 0; ; i++) {
-        ctx.setResponseBody(sseEvent({ id: i, data: `tick ${i}` }));
-        await ctx.sendBody();
-        await sleep(20);
-      }
-    } catch {
-      // ended by the shutdown
-    }
-  });
-  const running = await server.run();
-  t.after(() => running.close({ timeout: 500 }));
-  let received = 0;
-  const body = new Promise<Buffer>((resolve, reject) => {
-    const req = http.get(
-      {
-        host: '127.0.0.1',
-        port: running.port,
-        path: '/sse',
-        agent: false,
-        headers: { 'accept-encoding': 'gzip' },
-      },
-      (res) => {
-        assert.equal(res.headers['content-encoding'], 'gzip');
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => {
-          chunks.push(chunk);
-          received++;
-        });
-        res.on('end', () => resolve(Buffer.concat(chunks)));
-        res.on('aborted', () => reject(new Error('stream aborted')));
-      },
-    );
-    req.on('error', reject);
-    t.after(() => req.destroy());
-  });
-  assert.ok(await eventually(() => received >= 3, 20_000), 'the stream is flowing');
-  await running.close({ timeout: 20_000 });
-  const text = gunzipSync(await body).toString();
-  assert.match(text, /^id: 0\ndata: tick 0\n\n/, 'the events decode');
-});
+for (const pauseMs of [20, 0]) {
+  test(
+    `close() ends a compressed SSE stream with a complete gzip body (${pauseMs ? 'paced' : 'busy'} writer)`,
+    LIMIT,
+    async (t) => {
+      const server = new Server({ host: '127.0.0.1', port: 0 }).compression({ threshold: 0 });
+      server.get('/sse', async (ctx) => {
+        ctx.setResponseHeader('content-type', 'text/event-stream');
+        await ctx.send();
+        try {
+          for (let i = 0; ; i++) {
+            ctx.setResponseBody(sseEvent({ id: i, data: `tick ${i}` }));
+            await ctx.sendBody();
+            // A busy writer is woken while the encoder finishes: the end must still wait for it.
+            if (pauseMs > 0) await sleep(pauseMs);
+            else await new Promise((resolve) => setImmediate(resolve));
+          }
+        } catch {
+          // ended by the shutdown
+        }
+      });
+      const running = await server.run();
+      t.after(() => running.close({ timeout: 500 }));
+      let received = 0;
+      const body = new Promise<Buffer>((resolve, reject) => {
+        const req = http.get(
+          {
+            host: '127.0.0.1',
+            port: running.port,
+            path: '/sse',
+            agent: false,
+            headers: { 'accept-encoding': 'gzip' },
+          },
+          (res) => {
+            assert.equal(res.headers['content-encoding'], 'gzip');
+            const chunks: Buffer[] = [];
+            res.on('data', (chunk: Buffer) => {
+              chunks.push(chunk);
+              received++;
+            });
+            res.on('end', () => resolve(Buffer.concat(chunks)));
+            res.on('aborted', () => reject(new Error('stream aborted')));
+          },
+        );
+        req.on('error', reject);
+        t.after(() => req.destroy());
+      });
+      assert.ok(await eventually(() => received >= 3, 20_000), 'the stream is flowing');
+      await running.close({ timeout: 20_000 });
+      const text = gunzipSync(await body).toString();
+      assert.match(text, /^id: 0\ndata: tick 0\n\n/, 'the events decode');
+    },
+  );
+}

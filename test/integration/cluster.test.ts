@@ -21,9 +21,13 @@ interface ClusterApp {
   exited: Promise<number | null>;
 }
 
-async function startApp(t: TestContext, workers: string): Promise<ClusterApp> {
+async function startApp(
+  t: TestContext,
+  workers: string,
+  env: Record<string, string> = {},
+): Promise<ClusterApp> {
   const child = spawn(process.execPath, [APP], {
-    env: { ...process.env, WORKERS: workers },
+    env: { ...process.env, WORKERS: workers, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -147,4 +151,25 @@ test("workers('auto') starts one worker per core; bad counts are refused", async
       (error: unknown) => error instanceof HyperlaneError && error.code === 'HL_ERR_CONFIG',
     );
   }
+});
+
+test('a worker told to stop drains and exits even with live handles, and is replaced', async (t) => {
+  const app = await startApp(t, '2', { LIVE_HANDLE: '1' });
+  const before = await pidsServing(app.port, 20);
+  assert.equal(before.size, 2);
+  const [stopped] = before;
+  process.kill(stopped!, 'SIGTERM');
+  assert.ok(await eventually(() => !isAlive(stopped!), 10_000), 'the signalled worker exited');
+  assert.ok(
+    await eventually(async () => {
+      const now = await pidsServing(app.port, 10);
+      return now.size === 2 && !now.has(stopped!);
+    }, 15_000),
+    'a replacement serves next to the survivor',
+  );
+  const started = Date.now();
+  app.child.kill('SIGINT');
+  assert.equal(await app.exited, 0);
+  // Drained workers leave on their own (no kill after the close timeout): well under 10 s.
+  assert.ok(Date.now() - started < 8_000, `exit took ${Date.now() - started} ms`);
 });

@@ -298,7 +298,7 @@ test('a stream with a declared content-length is framed by it and the connection
         () => ctx.setAttribute('overflow', 'accepted'),
         (error: Error) => ctx.setAttribute('overflow', error.message),
       );
-      assert.match(String(ctx.getAttribute('overflow')), /exceeds the 0 bytes left/);
+      assert.match(String(ctx.getAttribute('overflow')), /exceed the 0 bytes left/);
     });
     server.get('/__alive', (ctx) => ctx.setResponseBody('ok'));
   });
@@ -381,4 +381,53 @@ test('an encoded stream refuses chunks once its encoder is finishing', async (t)
   });
   assert.equal(await (await fetch(`${base}/race`)).text(), 'FIRST;[end]');
   assert.match(late, /gone|closed|ended/i);
+});
+
+test('a stream body longer than its declared content-length is refused before the head (500)', async (t) => {
+  const { port } = await serve(t, (server) => {
+    server.get('/send', async (ctx) => {
+      ctx.setResponseStream().setResponseHeader('content-length', '5');
+      ctx.setResponseBody('hello world!');
+      await ctx.send();
+    });
+    server.get('/auto', (ctx) => {
+      ctx.setResponseStream().setResponseHeader('content-length', '2').setResponseBody('abcdef');
+    });
+    server.get('/ok', (ctx) => ctx.setResponseBody('ok'));
+  });
+  for (const path of ['/send', '/auto']) {
+    const conn = await RawConnection.connect(port);
+    await conn.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await conn.waitUntil(() => conn.parse().responses.length === 2, 3000);
+    const [refused, next] = conn.parse().responses;
+    conn.destroy();
+    assert.equal(refused!.status, 500, path);
+    assert.doesNotMatch(refused!.body.toString(), /hello|abcdef/);
+    assert.equal(next!.body.toString(), 'ok', `${path}: the connection is still in step`);
+  }
+});
+
+test('a refused WebSocket upgrade whose onBeforeSend hook throws gets the error response', async (t) => {
+  const { url, port } = await serve(t, (server) => {
+    server.preWsUpgrade((ctx) => {
+      ctx.onBeforeSend(() => {
+        throw new Error('hook failed on a refusal');
+      });
+      ctx.setResponseStatusCode(401).setResponseBody('no');
+      ctx.aborted();
+    });
+    server.get('/ws', (ctx) => ctx.setResponseBody('never'));
+    server.get('/__alive', (ctx) => ctx.setResponseBody('ok'));
+  });
+  const status = await new Promise<number>((resolve, reject) => {
+    const socket = new WebSocket(url('/ws'));
+    socket.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      socket.terminate();
+    });
+    socket.on('open', () => reject(new Error('upgraded')));
+    socket.on('error', () => {});
+  });
+  assert.equal(status, 500);
+  await assertServing(port);
 });
