@@ -13,6 +13,7 @@ const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const ASCII_HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 const EMPTY_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+const DECLARED_LENGTH = /^\d{1,15}$/;
 // application/json or any application/<x>+json, parameters allowed.
 const JSON_MEDIA_TYPE = /^\s*application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
@@ -770,6 +771,15 @@ export class Context {
     this.lastBeforeSendHooks = null;
     for (let i = 0; i < hooks.length; i++) hooks[i]!(this);
     if (last !== null) for (let i = 0; i < last.length; i++) last[i]!(this);
+  }
+
+  /**
+   * @internal The `content-length` the handler set itself (a stream of known length, a HEAD
+   * reply standing for a body), or -1 if it set none or nonsense.
+   */
+  _declaredContentLength(): number {
+    const declared = this._headers.get('content-length');
+    return typeof declared === 'string' && DECLARED_LENGTH.test(declared) ? Number(declared) : -1;
   }
 
   /** @internal Fires `signal` without ending the exchange (response sent, or the client left). */

@@ -334,7 +334,7 @@ export class Connection implements ResponseChannel {
 
     if (ctx._streaming) {
       // A stream whose length the handler knows (a file, say) is framed by it, like any body.
-      const declared = declaredContentLength(ctx);
+      const declared = ctx._declaredContentLength();
       let framing = declared >= 0 ? Framing.Length : Framing.Chunked;
       if (framing === Framing.Chunked && !request.isHttp11) {
         // HTTP/1.0 has no chunked coding: the stream runs until the connection closes.
@@ -682,15 +682,9 @@ function overLength(size: number, left: number): HyperlaneError {
   );
 }
 
-/** The handler's own `content-length` on a stream, or -1 if it set none (or nonsense). */
-function declaredContentLength(ctx: Context): number {
-  const declared = ctx._headers.get('content-length');
-  return typeof declared === 'string' && /^\d{1,15}$/.test(declared) ? Number(declared) : -1;
-}
-
 function headContentLength(ctx: Context, bodyLength: number): number {
   if (bodyLength > 0) return bodyLength;
-  return Math.max(declaredContentLength(ctx), 0);
+  return Math.max(ctx._declaredContentLength(), 0);
 }
 
 const CONNECTION = Symbol('hyperlane.connection');

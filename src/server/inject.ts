@@ -84,23 +84,21 @@ class InjectChannel implements ResponseChannel {
     }
     response.headers.date ??= new Date().toUTCString();
     const withBody = statusAllowsBody(ctx._status) && ctx._request.method !== 'HEAD';
+    const declared = ctx._declaredContentLength();
     if (ctx._streaming) {
-      const declared = ctx._headers.get('content-length');
-      if (typeof declared === 'string' && /^\d{1,15}$/.test(declared)) {
+      if (declared >= 0) {
         if (withBody || ctx._request.method === 'HEAD')
-          response.headers['content-length'] = declared;
+          response.headers['content-length'] = String(declared);
       } else if (withBody) response.headers['transfer-encoding'] = 'chunked';
       if (!headOnly && withBody) this.collect(body);
     } else {
       const bytes = toBuffer(body);
-      const declared = ctx._headers.get('content-length');
       if (withBody) response.headers['content-length'] = String(bytes.length);
       else if (ctx._request.method === 'HEAD') {
         // As on a socket: a HEAD reply announces the body it stands for, if the handler knew it.
-        response.headers['content-length'] =
-          bytes.length === 0 && typeof declared === 'string' && /^\d{1,15}$/.test(declared)
-            ? declared
-            : String(bytes.length);
+        response.headers['content-length'] = String(
+          bytes.length === 0 && declared >= 0 ? declared : bytes.length,
+        );
       }
       if (withBody) this.collect(bytes);
     }
