@@ -252,20 +252,17 @@ function compressHook(ctx: Context): void {
   const coding = negotiateEncoding(accept, options.encodings);
   if (coding === undefined) return;
 
+  // A client that refuses identity gets a coding whatever the size.
+  const forced = isIdentityRefused(accept);
   if (streaming) {
-    startEncodedStream(ctx, options, coding, accept);
+    startEncodedStream(ctx, options, coding, forced);
     return;
   }
   const body = ctx.getResponseBody();
-  // A client that refuses identity gets a coding whatever the size.
-  let forced = false;
-  if (body.length < options.threshold) {
-    if (!isIdentityRefused(accept)) return;
-    forced = true;
-  }
+  if (body.length < options.threshold && !forced) return;
   const compressed = compressWhole(body, coding, options);
   // Already compressed bytes (an untyped binary body, say) only grow: send them as they are.
-  if (compressed.length >= body.length && !forced && !isIdentityRefused(accept)) return;
+  if (compressed.length >= body.length && !forced) return;
   ctx.setResponseBody(compressed);
   markEncoded(ctx, coding);
 }
@@ -274,14 +271,14 @@ function startEncodedStream(
   ctx: Context,
   options: CompiledCompression,
   coding: ContentCoding,
-  accept: string,
+  forced: boolean,
 ): void {
   const declared = ctx.getResponseHeader('content-length');
   if (
+    !forced &&
     declared !== undefined &&
     DIGITS.test(declared) &&
-    Number(declared) < options.threshold &&
-    !isIdentityRefused(accept)
+    Number(declared) < options.threshold
   ) {
     return;
   }
