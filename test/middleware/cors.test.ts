@@ -10,20 +10,10 @@ import { cors, type CorsOptions } from '../../src/middleware/cors.js';
 import { assertServing, request } from '../helpers/raw-client.js';
 import { serve } from '../helpers/serve.js';
 import { curl } from '../helpers/curl.js';
+import { call } from '../helpers/call.js';
 
 const APP = 'https://app.example';
 const OTHER = 'https://evil.example';
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  text: string;
-}
-
-async function call(base: string, path: string, init: RequestInit = {}): Promise<Reply> {
-  const res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(5000), ...init });
-  return { status: res.status, headers: res.headers, text: await res.text() };
-}
 
 /** A server with cors(options) and a counter of route runs. */
 async function corsServer(

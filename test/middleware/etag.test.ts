@@ -15,6 +15,7 @@ import { HyperlaneError, type Context } from '../../src/index.js';
 import { etag, type EtagOptions } from '../../src/middleware/etag.js';
 import { assertServing, assertWellFramed, request } from '../helpers/raw-client.js';
 import { serve } from '../helpers/serve.js';
+import { call } from '../helpers/call.js';
 
 const execFileAsync = promisify(execFile);
 const TEXT = 'Grüße, hyperlane';
@@ -25,17 +26,6 @@ function expectedTag(body: string | Uint8Array): string {
   const bytes = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body);
   const digest = createHash('sha1').update(bytes).digest('base64').slice(0, 27);
   return `"${bytes.length.toString(16)}-${digest}"`;
-}
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  text: string;
-}
-
-async function call(base: string, path: string, init: RequestInit = {}): Promise<Reply> {
-  const res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(5000), ...init });
-  return { status: res.status, headers: res.headers, text: await res.text() };
 }
 
 async function etagServer(
