@@ -124,6 +124,17 @@ export class RequestParser {
    * @throws HttpParseError when the bytes break a rule
    */
   next(): ParsedRequest | null {
+    const request = this.parseNext();
+    // Everything received is consumed: let the last chunk go rather than hold it while the
+    // connection idles (each read is its own allocation).
+    if (request === null && this.offset >= this.buffer.length) {
+      this.buffer = EMPTY;
+      this.offset = 0;
+    }
+    return request;
+  }
+
+  private parseNext(): ParsedRequest | null {
     for (;;) {
       switch (this.state) {
         case State.RequestLine:

@@ -15,6 +15,7 @@ export class ChainRunner {
   private readonly onFailure: (error: unknown) => void;
   private readonly fulfilled = (): void => this.resume();
   private readonly rejected = (error: unknown): void => this.fail(error);
+  private readonly finished = (): void => this.finish();
 
   /**
    * @param pipeline - the compiled chain
@@ -36,15 +37,32 @@ export class ChainRunner {
     this.route = route;
     this.autoSend = autoSend;
     const pending = this.pipeline.step(ctx, route, autoSend, 0);
-    if (pending === undefined) return true;
+    if (pending === undefined) {
+      this.release();
+      return true;
+    }
     this.wait(pending);
     return false;
   }
 
+  /**
+   * Forgets the finished run's Context: an idle keep-alive connection would otherwise hold its
+   * last request (Context, headers, response Map) until the next one arrives.
+   */
+  private release(): void {
+    this.ctx = null;
+    this.route = null;
+  }
+
   private wait(pending: PromiseLike<unknown>): void {
     // A negative resume point means error hooks are running: that promise never rejects.
-    if (this.ctx!._resumeAt < 0) pending.then(this.onDone, this.onDone);
+    if (this.ctx!._resumeAt < 0) pending.then(this.finished, this.finished);
     else pending.then(this.fulfilled, this.rejected);
+  }
+
+  private finish(): void {
+    this.release();
+    this.onDone();
   }
 
   private resume(): void {
@@ -55,6 +73,7 @@ export class ChainRunner {
     try {
       pending = this.pipeline.step(ctx, this.route!, this.autoSend, resumeAt);
     } catch (error) {
+      this.release();
       this.onFailure(error);
       return;
     }
@@ -68,6 +87,7 @@ export class ChainRunner {
     try {
       pending = this.pipeline.handleError(ctx, error);
     } catch (failure) {
+      this.release();
       this.onFailure(failure);
       return;
     }
@@ -76,6 +96,6 @@ export class ChainRunner {
 
   private after(pending: PromiseLike<unknown> | undefined): void {
     if (pending !== undefined) this.wait(pending);
-    else this.onDone();
+    else this.finish();
   }
 }
