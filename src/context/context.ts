@@ -43,6 +43,29 @@ export interface ResponseEncoder {
   finish(): Promise<Buffer>;
 }
 
+/** Response headers by lower-case name; a header sent several times holds an array. */
+type ResponseHeaders = ReadonlyMap<string, string | string[]>;
+// Shared by every Context that has no response header (a WebSocket's, after its 101): never
+// written, as the Map type of `_headers` makes sure.
+const NO_HEADERS: ResponseHeaders = new Map();
+
+// Bits of Context.flags.
+const SENT = 1 << 0;
+const STREAMING = 1 << 1;
+const STREAM_ENDED = 1 << 2;
+const FAILED = 1 << 3;
+const DONE = 1 << 4;
+const LATIN1HEAD = 1 << 5;
+const ABORTED = 1 << 6;
+const CLOSED = 1 << 7;
+const KEEP_ALIVE = 1 << 8;
+const WEB_SOCKET = 1 << 9;
+const SIGNAL_DUE = 1 << 10;
+const STREAM_CLOSING = 1 << 11;
+const ENCODING_SETTLED = 1 << 12;
+const ENCODING_FAILED = 1 << 13;
+const BINARY_MESSAGE = 1 << 14;
+
 /**
  * One Context per HTTP request (or per WebSocket connection): the request as received, the
  * response being built, attributes shared by middleware, and the flags that steer the
@@ -59,51 +82,147 @@ export class Context {
   _routePattern: string | undefined = undefined;
   /** @internal Response status. */
   _status = 200;
-  /** @internal Response headers by lower-case name. */
-  readonly _headers = new Map<string, string | string[]>();
+  /**
+   * @internal Response headers by lower-case name. Read-only here: writes go through
+   * `_writableHeaders()`, since a Context with none shares one empty Map.
+   */
+  _headers: ResponseHeaders = NO_HEADERS;
   /** @internal Response body. */
   _body: ResponseBody = '';
-  /** @internal The head (and, unless streaming, the body) has been written. */
-  _sent = false;
-  /** @internal The response is a stream that stays open after `send()`. */
-  _streaming = false;
-  /** @internal The stream has been ended. */
-  _streamEnded = false;
-  /** @internal An error was thrown after the response (or stream) had started. */
-  _failed = false;
   /** @internal Index of the chain step to run next once a suspended step settles; -1 if none. */
   _resumeAt = -1;
-  /** @internal The exchange is over: nothing more can be written. */
-  _done = false;
-  /** @internal A response header holds bytes above 0x7f, so the head must be written as latin1. */
-  _latin1Head = false;
-  /** @internal `aborted()` or `closed()` was called: skip the rest of the chain. */
-  _aborted = false;
-  /** @internal `closed()` was called: close the connection after the response. */
-  _closed = false;
-  /** @internal Whether the connection may be reused after this exchange. */
-  _keepAlive: boolean;
-  /** @internal This Context belongs to a WebSocket connection. */
-  _webSocket = false;
-  /** @internal Type of the current WebSocket message. */
-  _wsMessageType: 'text' | 'binary' = 'text';
   /** @internal Current request body (the WebSocket message on a socket). */
   _requestBody: Buffer;
+  /** The boolean states below, one bit each (a Context lives as long as a WebSocket). */
+  private flags = 0;
+
+  /** @internal The head (and, unless streaming, the body) has been written. */
+  get _sent(): boolean {
+    return (this.flags & SENT) !== 0;
+  }
+  set _sent(on: boolean) {
+    this.flags = on ? this.flags | SENT : this.flags & ~SENT;
+  }
+
+  /** @internal The response is a stream that stays open after `send()`. */
+  get _streaming(): boolean {
+    return (this.flags & STREAMING) !== 0;
+  }
+  set _streaming(on: boolean) {
+    this.flags = on ? this.flags | STREAMING : this.flags & ~STREAMING;
+  }
+
+  /** @internal The stream has been ended. */
+  get _streamEnded(): boolean {
+    return (this.flags & STREAM_ENDED) !== 0;
+  }
+  set _streamEnded(on: boolean) {
+    this.flags = on ? this.flags | STREAM_ENDED : this.flags & ~STREAM_ENDED;
+  }
+
+  /** @internal An error was thrown after the response (or stream) had started. */
+  get _failed(): boolean {
+    return (this.flags & FAILED) !== 0;
+  }
+  set _failed(on: boolean) {
+    this.flags = on ? this.flags | FAILED : this.flags & ~FAILED;
+  }
+
+  /** @internal The exchange is over: nothing more can be written. */
+  get _done(): boolean {
+    return (this.flags & DONE) !== 0;
+  }
+  set _done(on: boolean) {
+    this.flags = on ? this.flags | DONE : this.flags & ~DONE;
+  }
+
+  /** @internal A response header holds bytes above 0x7f, so the head must be written as latin1. */
+  get _latin1Head(): boolean {
+    return (this.flags & LATIN1HEAD) !== 0;
+  }
+  set _latin1Head(on: boolean) {
+    this.flags = on ? this.flags | LATIN1HEAD : this.flags & ~LATIN1HEAD;
+  }
+
+  /** @internal `aborted()` or `closed()` was called: skip the rest of the chain. */
+  get _aborted(): boolean {
+    return (this.flags & ABORTED) !== 0;
+  }
+  set _aborted(on: boolean) {
+    this.flags = on ? this.flags | ABORTED : this.flags & ~ABORTED;
+  }
+
+  /** @internal `closed()` was called: close the connection after the response. */
+  get _closed(): boolean {
+    return (this.flags & CLOSED) !== 0;
+  }
+  set _closed(on: boolean) {
+    this.flags = on ? this.flags | CLOSED : this.flags & ~CLOSED;
+  }
+
+  /** @internal Whether the connection may be reused after this exchange. */
+  get _keepAlive(): boolean {
+    return (this.flags & KEEP_ALIVE) !== 0;
+  }
+  set _keepAlive(on: boolean) {
+    this.flags = on ? this.flags | KEEP_ALIVE : this.flags & ~KEEP_ALIVE;
+  }
+
+  /** @internal This Context belongs to a WebSocket connection. */
+  get _webSocket(): boolean {
+    return (this.flags & WEB_SOCKET) !== 0;
+  }
+  set _webSocket(on: boolean) {
+    this.flags = on ? this.flags | WEB_SOCKET : this.flags & ~WEB_SOCKET;
+  }
+
+  /** The signal must fire as soon as it is created: the client left or the exchange ended. */
+  private get _signalDue(): boolean {
+    return (this.flags & SIGNAL_DUE) !== 0;
+  }
+  private set _signalDue(on: boolean) {
+    this.flags = on ? this.flags | SIGNAL_DUE : this.flags & ~SIGNAL_DUE;
+  }
+
+  /** @internal The stream's encoder is finishing: no chunk may follow. */
+  get _streamClosing(): boolean {
+    return (this.flags & STREAM_CLOSING) !== 0;
+  }
+  set _streamClosing(on: boolean) {
+    this.flags = on ? this.flags | STREAM_CLOSING : this.flags & ~STREAM_CLOSING;
+  }
+
+  /** @internal The encoder's finish has settled. */
+  get _encodingSettled(): boolean {
+    return (this.flags & ENCODING_SETTLED) !== 0;
+  }
+  set _encodingSettled(on: boolean) {
+    this.flags = on ? this.flags | ENCODING_SETTLED : this.flags & ~ENCODING_SETTLED;
+  }
+
+  /** @internal The encoder failed to finish: the stream cannot end as a complete one. */
+  get _encodingFailed(): boolean {
+    return (this.flags & ENCODING_FAILED) !== 0;
+  }
+  set _encodingFailed(on: boolean) {
+    this.flags = on ? this.flags | ENCODING_FAILED : this.flags & ~ENCODING_FAILED;
+  }
+
+  /** @internal The current WebSocket message is binary. */
+  get _binaryMessage(): boolean {
+    return (this.flags & BINARY_MESSAGE) !== 0;
+  }
+  set _binaryMessage(on: boolean) {
+    this.flags = on ? this.flags | BINARY_MESSAGE : this.flags & ~BINARY_MESSAGE;
+  }
   private attributes: Map<unknown, unknown> | null = null;
   private queryParams: URLSearchParams | null = null;
   private headerRecord: Record<string, string> | null = null;
   private cookies: Record<string, string> | null = null;
   private abortController: AbortController | null = null;
-  private _signalDue = false;
   private beforeSendHooks: ContextHook[] | null = null;
   private lastBeforeSendHooks: ContextHook[] | null = null;
   private finishHooks: ContextHook[] | null = null;
-  /** @internal The stream's encoder is finishing: no chunk may follow. */
-  _streamClosing = false;
-  /** @internal The encoder's finish has settled. */
-  _encodingSettled = false;
-  /** @internal The encoder failed to finish: the stream cannot end as a complete one. */
-  _encodingFailed = false;
   private encoderFinishing: Promise<void> | null = null;
   /** @internal Encoder of a streamed response's chunks, if one was set. */
   _encoder: ResponseEncoder | null = null;
@@ -118,7 +237,7 @@ export class Context {
   constructor(request: ParsedRequest, channel: ResponseChannel) {
     this._request = request;
     this._channel = channel;
-    this._keepAlive = request.keepAlive;
+    if (request.keepAlive) this.flags = KEEP_ALIVE;
     this._requestBody = request.body;
   }
 
@@ -382,7 +501,7 @@ export class Context {
 
   /** Sets response header `name`, replacing any value it had. */
   setResponseHeader(name: string, value: string | number): this {
-    this._headers.set(checkHeaderName(name), this.checkValue(name, String(value)));
+    this._writableHeaders().set(checkHeaderName(name), this.checkValue(name, String(value)));
     return this;
   }
 
@@ -390,16 +509,17 @@ export class Context {
   addResponseHeader(name: string, value: string | number): this {
     const lower = checkHeaderName(name);
     const text = this.checkValue(name, String(value));
-    const previous = this._headers.get(lower);
-    if (previous === undefined) this._headers.set(lower, text);
-    else if (typeof previous === 'string') this._headers.set(lower, [previous, text]);
+    const headers = this._writableHeaders();
+    const previous = headers.get(lower);
+    if (previous === undefined) headers.set(lower, text);
+    else if (typeof previous === 'string') headers.set(lower, [previous, text]);
     else previous.push(text);
     return this;
   }
 
   /** Removes response header `name`. */
   removeResponseHeader(name: string): this {
-    this._headers.delete(name.toLowerCase());
+    if (this._headers !== NO_HEADERS) this._writableHeaders().delete(name.toLowerCase());
     return this;
   }
 
@@ -448,7 +568,7 @@ export class Context {
   /** Sets the body to `JSON.stringify(value)` and the content type to JSON. */
   setResponseBodyJson(value: unknown): this {
     this._body = JSON.stringify(value) ?? 'null';
-    this._headers.set('content-type', JSON_CONTENT_TYPE);
+    this._writableHeaders().set('content-type', JSON_CONTENT_TYPE);
     return this;
   }
 
@@ -604,7 +724,7 @@ export class Context {
 
   /** `'text'` or `'binary'`: the type of the current WebSocket message. */
   getWsMessageType(): 'text' | 'binary' {
-    return this._wsMessageType;
+    return this._binaryMessage ? 'binary' : 'text';
   }
 
   /**
@@ -691,7 +811,7 @@ export class Context {
   _applyDefaultContentType(): void {
     const body = this._body;
     if (body.length > 0 && !this._headers.has('content-type')) {
-      this._headers.set(
+      this._writableHeaders().set(
         'content-type',
         typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream',
       );
@@ -771,6 +891,18 @@ export class Context {
     this.lastBeforeSendHooks = null;
     for (let i = 0; i < hooks.length; i++) hooks[i]!(this);
     if (last !== null) for (let i = 0; i < last.length; i++) last[i]!(this);
+  }
+
+  /** @internal The response headers for writing: this Context's own Map, made on first use. */
+  _writableHeaders(): Map<string, string | string[]> {
+    let headers = this._headers;
+    if (headers === NO_HEADERS) this._headers = headers = new Map();
+    return headers as Map<string, string | string[]>;
+  }
+
+  /** @internal Drops every response header (an error response starts afresh; a 101 went out). */
+  _clearHeaders(): void {
+    this._headers = NO_HEADERS;
   }
 
   /**

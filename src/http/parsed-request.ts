@@ -7,13 +7,55 @@ function ownString(value: string): string {
   return value.length < SLICE_MIN_LENGTH ? value : Buffer.from(value, 'latin1').toString('latin1');
 }
 
+// Names and values that recur in upgrade requests: a long-lived request shares these copies
+// instead of holding its own (a few hundred bytes per WebSocket, counted in thousands).
+const COMMON_STRINGS = new Map(
+  [
+    'GET',
+    '/',
+    'host',
+    'connection',
+    'upgrade',
+    'Upgrade',
+    'websocket',
+    'keep-alive, Upgrade',
+    'origin',
+    'pragma',
+    'no-cache',
+    'cache-control',
+    'user-agent',
+    'accept-encoding',
+    'gzip, deflate',
+    'gzip, deflate, br',
+    'gzip, deflate, br, zstd',
+    'accept-language',
+    'cookie',
+    'authorization',
+    'sec-websocket-key',
+    'sec-websocket-version',
+    '13',
+    'sec-websocket-extensions',
+    'permessage-deflate; client_max_window_bits',
+    'sec-websocket-protocol',
+    'last-event-id',
+    'x-forwarded-for',
+    'x-forwarded-proto',
+    'x-real-ip',
+  ].map((text) => [text, text]),
+);
+
+/** A string of its own for `value`: a shared copy when it is a common one. */
+function keptString(value: string): string {
+  return COMMON_STRINGS.get(value) ?? ownString(value);
+}
+
 /**
  * One request as the parser read it. Fields are all set in the constructor so that every
  * instance shares one shape; header names are lower-case, in arrival order.
  */
 export class ParsedRequest {
   /** The method token as sent (case-sensitive, RFC 9110 §9.1). */
-  readonly method: string;
+  method: string;
   /** The raw request target. */
   target: string;
   /** Whether the request is HTTP/1.1 (otherwise HTTP/1.0). */
@@ -66,11 +108,12 @@ export class ParsedRequest {
    * header lines they were sliced from, so those lines can be collected.
    */
   compact(): void {
-    this.headerNames = this.headerNames.map(ownString);
-    this.headerValues = this.headerValues.map(ownString);
-    this.target = ownString(this.target);
-    this.path = ownString(this.path);
-    this.query = ownString(this.query);
+    this.headerNames = this.headerNames.map(keptString);
+    this.headerValues = this.headerValues.map(keptString);
+    this.method = keptString(this.method);
+    this.target = keptString(this.target);
+    this.path = this.path === this.target ? this.target : keptString(this.path);
+    this.query = keptString(this.query);
     const host = this.host;
     if (host !== undefined) {
       // Usually the Host header's own value: share that copy rather than make a second one.
@@ -78,6 +121,7 @@ export class ParsedRequest {
       const shared = index === -1 ? undefined : this.headerValues[index];
       this.host = shared === host ? shared : ownString(host);
     }
+    if (this.upgradeHeader !== undefined) this.upgradeHeader = keptString(this.upgradeHeader);
     this.absoluteAuthority = undefined;
     this.transferEncoding = undefined;
   }

@@ -171,11 +171,11 @@ export class Pipeline {
     } catch (sendError) {
       this.logError('could not send the error response', sendError);
       if (ctx._sent) return;
-      ctx._headers.clear();
+      ctx._clearHeaders();
       ctx._streaming = false;
       ctx._status = 500;
       ctx._body = '{"error":"Internal Server Error","message":"Internal Server Error"}';
-      ctx._headers.set('content-type', 'application/json; charset=utf-8');
+      ctx._writableHeaders().set('content-type', 'application/json; charset=utf-8');
       ctx.sendNow();
     }
   }

@@ -47,7 +47,7 @@ export function resolveRoute(ctx: Context, router: Router<Handler>, allMethods: 
   const request = ctx._request;
   if (request.path === '*') {
     ctx._status = 204;
-    ctx._headers.set('allow', allMethods);
+    ctx._writableHeaders().set('allow', allMethods);
     return optionsAsterisk;
   }
   const match = router.match(request.method, request.path);
@@ -61,7 +61,7 @@ export function resolveRoute(ctx: Context, router: Router<Handler>, allMethods: 
       return notFound;
     case 405:
       ctx._status = 405;
-      ctx._headers.set('allow', match.allow);
+      ctx._writableHeaders().set('allow', match.allow);
       return methodNotAllowed;
     default:
       ctx._status = 400;

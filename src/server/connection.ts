@@ -8,6 +8,7 @@ import type {
 } from '../context/response-channel.js';
 import { HyperlaneError, peerGoneError } from '../error/hyperlane-error.js';
 import { DrainWaiters, noop, RESOLVED } from '../util/drain-waiters.js';
+import { socketAddress } from '../util/socket-address.js';
 import type { ParsedRequest } from '../http/parsed-request.js';
 import { HttpParseError, RequestParser } from '../http/request-parser.js';
 import { lastClockReading } from '../http/date-cache.js';
@@ -19,7 +20,6 @@ import type { Handler } from '../lifecycle/pipeline.js';
 import { SSE_KEEP_ALIVE } from '../sse/sse-event.js';
 import { isWebSocketUpgrade } from '../ws/handshake.js';
 import { admitUpgrade, completeUpgrade, type WsEngine } from '../ws/upgrade.js';
-import type { WsSession } from '../ws/ws-session.js';
 import type { Engine } from './engine.js';
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
@@ -56,7 +56,6 @@ export class Connection implements ResponseChannel {
   private remote: SocketAddress | undefined | null = null;
   private local: SocketAddress | undefined | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
-  private session: WsSession | null = null;
   private lastStreamWrite = 0;
   /** The socket is corked until the end of this tick, batching pipelined responses. */
   private corked = false;
@@ -207,10 +206,14 @@ export class Connection implements ResponseChannel {
     socket.off('data', onSocketData);
     socket.off('drain', onSocketDrain);
     socket.off('end', onSocketEnd);
+    socket.off('close', onSocketClose);
+    // From here on the session owns the socket and the server tracks it: this connection is
+    // garbage once the handover returns (thousands of idle WebSockets need not carry it).
+    (socket as ConnectionSocket)[CONNECTION] = undefined;
     this.requestStartedAt = 0;
-    this.session = completeUpgrade(ctx, route, ws, socket, this.parser.takeRemainder());
-    this.engine.countWebSocket(1);
-    this.parser = RETIRED_PARSER; // `ws` reads the socket from now on
+    this.current = null;
+    const head = this.parser.takeRemainder();
+    this.engine.adoptWebSocket(this, completeUpgrade(ctx, route, ws, socket, head, this.engine));
     if (this.paused) {
       this.paused = false;
       socket.resume();
@@ -229,11 +232,6 @@ export class Connection implements ResponseChannel {
     // An encoded (compressed) stream must carry the comment through its encoder too.
     if (ctx._encoder !== null) ctx._writeEncoded(SSE_KEEP_ALIVE).catch(noop);
     else this.writeChunk(ctx, SSE_KEEP_ALIVE);
-  }
-
-  /** Pings the WebSocket peer, if this connection became one. */
-  heartbeat(): void {
-    this.session?.heartbeat();
   }
 
   private onAsyncExchangeDone(): void {
@@ -446,7 +444,7 @@ export class Connection implements ResponseChannel {
   /** @inheritdoc */
   remoteAddress(): SocketAddress | undefined {
     if (this.remote === null)
-      this.remote = addressOf(
+      this.remote = socketAddress(
         this.socket.remoteAddress,
         this.socket.remotePort,
         this.socket.remoteFamily,
@@ -457,7 +455,7 @@ export class Connection implements ResponseChannel {
   /** @inheritdoc */
   localAddress(): SocketAddress | undefined {
     if (this.local === null)
-      this.local = addressOf(
+      this.local = socketAddress(
         this.socket.localAddress,
         this.socket.localPort,
         this.socket.localFamily,
@@ -575,10 +573,6 @@ export class Connection implements ResponseChannel {
   /** Called by the server when it begins a graceful close. */
   beginShutdown(): void {
     this.closing = true;
-    if (this.session !== null) {
-      this.session.shutdown();
-      return;
-    }
     const ctx = this.current;
     if (ctx === null) {
       // Idle: close now. A request still arriving is let finish (requestTimeout bounds it);
@@ -662,7 +656,6 @@ export class Connection implements ResponseChannel {
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.drain?.rejectAll(peerGoneError());
     this.current?._finish();
-    if (this.session !== null) this.engine.countWebSocket(-1);
     this.engine.forgetConnection(this);
   }
 }
@@ -689,8 +682,6 @@ function headContentLength(ctx: Context, bodyLength: number): number {
 
 const CONNECTION = Symbol('hyperlane.connection');
 type ConnectionSocket = Socket & { [CONNECTION]?: Connection };
-// Stands in for the parser of a connection that became a WebSocket, so that one can be freed.
-const RETIRED_PARSER = new RequestParser({ maxHeadSize: 0, maxBodySize: 0 });
 
 function connectionOf(socket: Socket): Connection {
   return (socket as ConnectionSocket)[CONNECTION]!;
@@ -715,13 +706,4 @@ function onSocketClose(this: Socket): void {
 function wantsClose(ctx: Context): boolean {
   const value = ctx._headers.get('connection');
   return typeof value === 'string' && value.toLowerCase().includes('close');
-}
-
-function addressOf(
-  address: string | undefined,
-  port: number | undefined,
-  family: string | undefined,
-): SocketAddress | undefined {
-  if (address === undefined || port === undefined) return undefined;
-  return { address, port, family: family ?? (address.includes(':') ? 'IPv6' : 'IPv4') };
 }

@@ -4,7 +4,7 @@ import { HyperlaneError } from '../error/hyperlane-error.js';
 import { noop } from '../util/drain-waiters.js';
 import { Pipeline, type ErrorHook, type Handler } from '../lifecycle/pipeline.js';
 import { createWsServer, type WsEngine } from '../ws/upgrade.js';
-import type { WsClosedHook } from '../ws/ws-session.js';
+import type { WsClosedHook, WsSession } from '../ws/ws-session.js';
 import { Router } from '../route/router.js';
 import {
   checkConfigValue,
@@ -437,7 +437,8 @@ export class Server {
       allowAll: this.router.methods().join(', '),
       ws,
       forgetConnection: noop,
-      countWebSocket: noop,
+      adoptWebSocket: noop,
+      forgetWebSocket: noop,
       serverStats: () => NO_STATS,
     };
     this.engine = engine;
@@ -456,8 +457,9 @@ class ActiveServer implements RunningServer, Engine {
   readonly allowAll: string;
   readonly ws: WsEngine;
   private readonly netServer: NetServer;
+  /** HTTP connections; one that becomes a WebSocket moves to `webSockets` as its session. */
   private readonly connections = new Set<Connection>();
-  private webSockets = 0;
+  private readonly webSockets = new Set<WsSession>();
   private sweepTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
@@ -508,17 +510,28 @@ class ActiveServer implements RunningServer, Engine {
     });
   }
 
-  countWebSocket(delta: 1 | -1): void {
-    this.webSockets += delta;
+  adoptWebSocket(connection: object, session: WsSession): void {
+    this.connections.delete(connection as Connection);
+    this.webSockets.add(session);
   }
 
   serverStats(): ServerStats {
-    return { connections: this.connections.size, webSockets: this.webSockets };
+    const webSockets = this.webSockets.size;
+    return { connections: this.connections.size + webSockets, webSockets };
   }
 
   forgetConnection(connection: object): void {
     this.connections.delete(connection as Connection);
-    if (this.closing !== null && this.connections.size === 0) this.finishClose();
+    if (this.closing !== null && this.isEmpty()) this.finishClose();
+  }
+
+  forgetWebSocket(session: WsSession): void {
+    this.webSockets.delete(session);
+    if (this.closing !== null && this.isEmpty()) this.finishClose();
+  }
+
+  private isEmpty(): boolean {
+    return this.connections.size === 0 && this.webSockets.size === 0;
   }
 
   close(options?: CloseOptions): Promise<void> {
@@ -526,12 +539,14 @@ class ActiveServer implements RunningServer, Engine {
     const timeout = options?.timeout ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.closing = new Promise<void>((resolve) => {
       this.netServer.close(() => {
-        if (this.connections.size === 0) this.finishClose();
+        if (this.isEmpty()) this.finishClose();
         void this.closed.then(resolve);
       });
       for (const connection of this.connections) connection.beginShutdown();
+      for (const session of this.webSockets) session.shutdown();
       const deadline = setTimeout(() => {
         for (const connection of this.connections) connection.destroy();
+        for (const session of this.webSockets) session.destroy();
       }, timeout);
       deadline.unref();
       void this.closed.then(() => clearTimeout(deadline));
@@ -570,7 +585,7 @@ class ActiveServer implements RunningServer, Engine {
     const heartbeat = this.config.wsHeartbeat;
     if (heartbeat !== false) {
       this.heartbeatTimer = setInterval(() => {
-        for (const connection of this.connections) connection.heartbeat();
+        for (const session of this.webSockets) session.heartbeat();
       }, heartbeat);
       this.heartbeatTimer.unref();
     }

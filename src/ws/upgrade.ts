@@ -4,7 +4,7 @@ import { WebSocketServer, type PerMessageDeflateOptions } from 'ws';
 import type { Context } from '../context/context.js';
 import type { Handler } from '../lifecycle/pipeline.js';
 import { checkHandshake } from './handshake.js';
-import { WsSession, type WsSessionSettings } from './ws-session.js';
+import { WsSession, type WsHost, type WsSessionSettings } from './ws-session.js';
 
 /** Everything the server compiles for WebSocket support. */
 export interface WsEngine extends WsSessionSettings {
@@ -124,6 +124,7 @@ export async function admitUpgrade(ctx: Context, ws: WsEngine): Promise<boolean>
  * Hands the socket to `ws` for the 101 and framing, and starts the session that runs our
  * hooks and pipeline per message.
  * @param head - bytes that arrived after the upgrade request (the first frames, perhaps)
+ * @param host - the server, which tracks the session from now on
  */
 export function completeUpgrade(
   ctx: Context,
@@ -131,10 +132,11 @@ export function completeUpgrade(
   ws: WsEngine,
   socket: Socket,
   head: Buffer,
+  host: WsHost,
 ): WsSession {
   const handlerMode =
     ctx._routePattern !== undefined && ws.handlerModePatterns.has(ctx._routePattern);
-  const session = new WsSession(ctx, route, handlerMode, ws, socket);
+  const session = new WsSession(ctx, route, handlerMode, ws, socket, host);
   const request: UpgradeRequest = {
     method: 'GET',
     url: ctx._request.target,

@@ -9,6 +9,7 @@ import type {
 } from '../context/response-channel.js';
 import { HyperlaneError, peerGoneError } from '../error/hyperlane-error.js';
 import { DrainWaiters, noop, RESOLVED } from '../util/drain-waiters.js';
+import { socketAddress } from '../util/socket-address.js';
 import { ChainRunner } from '../lifecycle/chain-runner.js';
 import type { Handler, Pipeline } from '../lifecycle/pipeline.js';
 
@@ -29,6 +30,14 @@ export interface WsSessionSettings {
   readonly writeHighWater: number;
   /** Reports errors thrown by hooks. */
   readonly logError: (message: string, error: unknown) => void;
+}
+
+/** What a session needs from its server once it has left the HTTP connection behind. */
+export interface WsHost {
+  /** Live connection counts. */
+  serverStats(): ServerStats;
+  /** Called once when the session's socket has closed. */
+  forgetWebSocket(session: WsSession): void;
 }
 
 const OPEN = 1;
@@ -69,6 +78,10 @@ function onWsError(this: WebSocket, error: Error & { code?: string }): void {
 
 function onSocketDrain(this: Socket): void {
   sessionOf(this).onDrain();
+}
+
+function onSocketClose(this: Socket): void {
+  sessionOf(this).onSocketClose();
 }
 
 /** Codes an endpoint may put in a close frame: 1000–1014 except 1004–1006, and 3000–4999. */
@@ -122,10 +135,12 @@ export class WsSession implements ResponseChannel {
   private readonly handlerMode: boolean;
   private readonly settings: WsSessionSettings;
   private readonly socket: Socket;
-  /** The HTTP connection this socket was upgraded from: it knows the addresses and the server. */
-  private readonly origin: ResponseChannel;
+  private readonly host: WsHost;
+  /** The peer's address, kept once asked for: it stays readable after the socket is gone. */
+  private remote: SocketAddress | undefined | null = null;
   private ws: WebSocket | null = null;
-  private readonly queue: QueuedMessage[] = [];
+  /** Messages waiting their turn; made when one first has to wait, dropped once drained. */
+  private queue: QueuedMessage[] | null = null;
   private queuedBytes = 0;
   private ready = false;
   private processing = false;
@@ -146,7 +161,8 @@ export class WsSession implements ResponseChannel {
    * @param route - the matched route handler
    * @param handlerMode - run the handler once (the route's WebSocket hook is disabled)
    * @param settings - shared hooks, pipeline and limits
-   * @param socket - the upgraded socket
+   * @param socket - the upgraded socket, whose HTTP listeners are already removed
+   * @param host - the server, told when the socket closes
    */
   constructor(
     ctx: Context,
@@ -154,14 +170,17 @@ export class WsSession implements ResponseChannel {
     handlerMode: boolean,
     settings: WsSessionSettings,
     socket: Socket,
+    host: WsHost,
   ) {
     this.ctx = ctx;
     this.route = route;
     this.handlerMode = handlerMode;
     this.settings = settings;
     this.socket = socket;
-    this.origin = ctx._channel;
+    this.host = host;
     ctx._request.compact(); // the upgrade request lives as long as the connection
+    (socket as SessionEmitter)[SESSION] = this;
+    socket.on('close', onSocketClose);
   }
 
   /** Takes over once `ws` has completed the handshake. */
@@ -176,7 +195,6 @@ export class WsSession implements ResponseChannel {
     // connections, one closure per event per connection is memory the bare `ws` never spends.
     const emitters = ws as SessionEmitter;
     emitters[SESSION] = this;
-    (this.socket as SessionEmitter)[SESSION] = this;
     ws.on('message', onWsMessage);
     ws.on('close', onWsClose);
     ws.on('pong', onWsPong);
@@ -200,6 +218,11 @@ export class WsSession implements ResponseChannel {
   /** Graceful server close: tell the peer we are going away (1001). */
   shutdown(): void {
     this.close(GOING_AWAY, 'server shutting down');
+  }
+
+  /** Drops the connection at once (a close that outlasted its deadline). */
+  destroy(): void {
+    this.socket.destroy();
   }
 
   private close(code: number, reason: string): void {
@@ -278,29 +301,32 @@ export class WsSession implements ResponseChannel {
 
   /** @inheritdoc */
   remoteAddress(): SocketAddress | undefined {
-    return this.origin.remoteAddress();
+    if (this.remote === null) {
+      const { remoteAddress: address, remotePort: port, remoteFamily: family } = this.socket;
+      this.remote = socketAddress(address, port, family);
+    }
+    return this.remote;
   }
 
   /** @inheritdoc */
   isSecure(): boolean {
-    return this.origin.isSecure();
+    return 'encrypted' in this.socket;
   }
 
   /** @inheritdoc */
   serverStats(): ServerStats {
-    return this.origin.serverStats();
+    return this.host.serverStats();
   }
 
   /** @inheritdoc */
   localAddress(): SocketAddress | undefined {
     const { localAddress: address, localPort: port, localFamily: family } = this.socket;
-    if (address === undefined || port === undefined) return undefined;
-    return { address, port, family: family ?? 'IPv4' };
+    return socketAddress(address, port, family);
   }
 
   /** @inheritdoc */
   nextMessage(): Promise<WsMessage | undefined> {
-    const queued = this.queue.shift();
+    const queued = this.dequeue();
     if (queued !== undefined) {
       this.consumed(queued);
       return Promise.resolve(queued);
@@ -352,7 +378,7 @@ export class WsSession implements ResponseChannel {
 
   /** @internal */
   onMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
-    if (this.ready && !this.processing && !this.handlerMode && this.queue.length === 0) {
+    if (this.ready && !this.processing && !this.handlerMode && this.queue === null) {
       // Nothing waiting ahead of it: run this message now, queueing only if its chain suspends.
       this.runMessage(toBuffer(data), isBinary);
       return;
@@ -362,20 +388,29 @@ export class WsSession implements ResponseChannel {
     if (waiting !== null) {
       this.waitingForMessage = null;
       this.ctx._requestBody = message.data;
-      this.ctx._wsMessageType = message.type;
+      this.ctx._binaryMessage = message.type === 'binary';
       waiting(message);
       return;
     }
-    this.queue.push(message);
+    (this.queue ??= []).push(message);
     this.queuedBytes += message.data.length;
     if (this.queuedBytes > this.settings.readBufferSize && !this.ws!.isPaused) this.ws!.pause();
     if (this.ready && !this.processing && !this.handlerMode) this.processQueue();
   }
 
+  /** The next waiting message, if any; an emptied queue is let go (idle sockets are many). */
+  private dequeue(): QueuedMessage | undefined {
+    const queue = this.queue;
+    if (queue === null) return undefined;
+    const message = queue.shift();
+    if (queue.length === 0) this.queue = null;
+    return message;
+  }
+
   private consumed(message: QueuedMessage): void {
     this.queuedBytes -= message.data.length;
     this.ctx._requestBody = message.data;
-    this.ctx._wsMessageType = message.type;
+    this.ctx._binaryMessage = message.type === 'binary';
     const ws = this.ws;
     if (ws !== null && ws.isPaused && this.queuedBytes <= this.settings.readBufferSize) ws.resume();
   }
@@ -383,7 +418,7 @@ export class WsSession implements ResponseChannel {
   private runMessage(data: Buffer, isBinary: boolean): void {
     const ctx = this.ctx;
     ctx._requestBody = data;
-    ctx._wsMessageType = isBinary ? 'binary' : 'text';
+    ctx._binaryMessage = isBinary;
     this.runCurrentMessage();
   }
 
@@ -412,7 +447,7 @@ export class WsSession implements ResponseChannel {
   /** Runs queued messages in order until one suspends (its completion resumes the queue). */
   private processQueue(): void {
     let message: QueuedMessage | undefined;
-    while (!this.processing && !this.ended && (message = this.queue.shift()) !== undefined) {
+    while (!this.processing && !this.ended && (message = this.dequeue()) !== undefined) {
       this.consumed(message);
       this.runCurrentMessage();
     }
@@ -440,6 +475,15 @@ export class WsSession implements ResponseChannel {
         this.settings.logError('onWsClosed hook threw', error);
       }
     }
+  }
+
+  /**
+   * @internal The socket closed. `ws` reports the WebSocket's end through `onClose()`; this
+   * covers a handshake `ws` refused too, where no WebSocket ever existed.
+   */
+  onSocketClose(): void {
+    if (this.ws === null) this.ctx._finish();
+    this.host.forgetWebSocket(this);
   }
 
   private waitForDrain(): Promise<void> {
