@@ -67,6 +67,25 @@ const ENCODING_FAILED = 1 << 13;
 const BINARY_MESSAGE = 1 << 14;
 
 /**
+ * The parts of a Context that most exchanges never touch (caches of parsed request parts,
+ * the signal, response hooks, a stream encoder), kept apart so every Context stays small.
+ */
+class ContextExtra {
+  queryParams: URLSearchParams | null = null;
+  headerRecord: Record<string, string> | null = null;
+  cookies: Record<string, string> | null = null;
+  abortController: AbortController | null = null;
+  beforeSendHooks: ContextHook[] | null = null;
+  lastBeforeSendHooks: ContextHook[] | null = null;
+  finishHooks: ContextHook[] | null = null;
+  /** Encoder of a streamed response's chunks, if one was set. */
+  encoder: ResponseEncoder | null = null;
+  /** Chunks pass the encoder one at a time, in order: each waits for the one before. */
+  encoderTail: Promise<void> | null = null;
+  encoderFinishing: Promise<void> | null = null;
+}
+
+/**
  * One Context per HTTP request (or per WebSocket connection): the request as received, the
  * response being built, attributes shared by middleware, and the flags that steer the
  * lifecycle. Getters are synchronous; setters return the Context so calls chain.
@@ -91,8 +110,6 @@ export class Context {
   _body: ResponseBody = '';
   /** @internal Index of the chain step to run next once a suspended step settles; -1 if none. */
   _resumeAt = -1;
-  /** @internal Current request body (the WebSocket message on a socket). */
-  _requestBody: Buffer;
   /** The boolean states below, one bit each (a Context lives as long as a WebSocket). */
   private flags = 0;
 
@@ -216,18 +233,8 @@ export class Context {
     this.flags = on ? this.flags | BINARY_MESSAGE : this.flags & ~BINARY_MESSAGE;
   }
   private attributes: Map<unknown, unknown> | null = null;
-  private queryParams: URLSearchParams | null = null;
-  private headerRecord: Record<string, string> | null = null;
-  private cookies: Record<string, string> | null = null;
-  private abortController: AbortController | null = null;
-  private beforeSendHooks: ContextHook[] | null = null;
-  private lastBeforeSendHooks: ContextHook[] | null = null;
-  private finishHooks: ContextHook[] | null = null;
-  private encoderFinishing: Promise<void> | null = null;
-  /** @internal Encoder of a streamed response's chunks, if one was set. */
-  _encoder: ResponseEncoder | null = null;
-  /** Chunks pass the encoder one at a time, in order: each waits for the one before. */
-  private encoderTail: Promise<void> | null = null;
+  /** What few Contexts use, made on first need: every idle WebSocket keeps its Context. */
+  private extra: ContextExtra | null = null;
 
   /**
    * @internal Contexts are made by the server.
@@ -238,7 +245,6 @@ export class Context {
     this._request = request;
     this._channel = channel;
     if (request.keepAlive) this.flags = KEEP_ALIVE;
-    this._requestBody = request.body;
   }
 
   // ---- request -------------------------------------------------------------------------------
@@ -289,7 +295,8 @@ export class Context {
 
   /** Request headers by lower-case name; repeated headers are joined with `, ` (`cookie` with `; `). */
   getRequestHeaders(): Record<string, string> {
-    if (this.headerRecord === null) {
+    const extra = this.more();
+    if (extra.headerRecord === null) {
       // No prototype: a header named "constructor" must not meet Object.prototype's.
       const record: Record<string, string> = Object.create(null) as Record<string, string>;
       const names = this._request.headerNames;
@@ -302,9 +309,9 @@ export class Context {
             ? values[i]!
             : `${previous}${name === 'cookie' ? '; ' : ', '}${values[i]!}`;
       }
-      this.headerRecord = record;
+      extra.headerRecord = record;
     }
-    return { ...this.headerRecord };
+    return { ...extra.headerRecord };
   }
 
   /** Request header `name` (case-insensitive), repeated values joined; `undefined` if absent. */
@@ -335,12 +342,12 @@ export class Context {
 
   /** The request body as bytes (on a WebSocket: the current message). */
   getRequestBody(): Buffer {
-    return this._requestBody;
+    return this._request.body;
   }
 
   /** The request body decoded as UTF-8. */
   getRequestBodyString(): string {
-    return this._requestBody.toString('utf8');
+    return this._request.body.toString('utf8');
   }
 
   /**
@@ -349,7 +356,7 @@ export class Context {
    */
   getRequestBodyJson<T = unknown>(): T {
     try {
-      return JSON.parse(this._requestBody.toString('utf8')) as T;
+      return JSON.parse(this._request.body.toString('utf8')) as T;
     } catch (error) {
       throw new HttpError(400, 'request body is not valid JSON', { cause: error });
     }
@@ -391,7 +398,7 @@ export class Context {
    * files. Wrong content type → `HttpError` 415, malformed → 400, over a limit → 413.
    */
   getRequestForm(options: RequestFormOptions = {}): Promise<RequestForm> {
-    return parseRequestForm(this._requestBody, this.getRequestHeader('content-type'), options);
+    return parseRequestForm(this._request.body, this.getRequestHeader('content-type'), options);
   }
 
   /** Request cookies by name (first occurrence wins). */
@@ -409,7 +416,7 @@ export class Context {
    * verifies or decrypts cookies before handlers read them.
    */
   setRequestCookies(cookies: Record<string, string>): this {
-    this.cookies = Object.assign(Object.create(null) as Record<string, string>, cookies);
+    this.more().cookies = Object.assign(Object.create(null) as Record<string, string>, cookies);
     return this;
   }
 
@@ -472,11 +479,12 @@ export class Context {
    * WebSocket closed), so abandoned work can stop. Created on first use.
    */
   get signal(): AbortSignal {
-    if (this.abortController === null) {
-      this.abortController = new AbortController();
-      if (this._signalDue || this._channel.isPeerGone()) this.abortController.abort();
+    const extra = this.more();
+    if (extra.abortController === null) {
+      extra.abortController = new AbortController();
+      if (this._signalDue || this._channel.isPeerGone()) extra.abortController.abort();
     }
-    return this.abortController.signal;
+    return extra.abortController.signal;
   }
 
   // ---- response ------------------------------------------------------------------------------
@@ -618,7 +626,7 @@ export class Context {
   /** @internal Synchronous send, used by the lifecycle's auto-send. */
   sendNow(): boolean {
     if (this._sent || this._channel.isPeerGone()) return false;
-    if (this.beforeSendHooks !== null && !this._webSocket) {
+    if (this.hasBeforeSendHooks() && !this._webSocket) {
       this.runBeforeSendHooks();
       if (this._sent) return false; // a hook sent it
     }
@@ -652,7 +660,7 @@ export class Context {
     if (this._channel.isPeerGone() || this._streamEnded || this._done || this._streamClosing) {
       return Promise.reject(peerGoneError());
     }
-    if (!this._sent && this.beforeSendHooks !== null) {
+    if (!this._sent && this.hasBeforeSendHooks()) {
       this._streaming = true; // so the hooks see the stream this response is about to become
       try {
         this.runBeforeSendHooks();
@@ -749,10 +757,11 @@ export class Context {
    */
   onBeforeSend(hook: ContextHook, options?: BeforeSendOptions): this {
     if (this._webSocket) return this; // messages have no head: nothing would ever run it
-    if (options?.last === true) (this.lastBeforeSendHooks ??= []).push(hook);
-    else (this.beforeSendHooks ??= []).push(hook);
+    const extra = this.more();
+    if (options?.last === true) (extra.lastBeforeSendHooks ??= []).push(hook);
+    else (extra.beforeSendHooks ??= []).push(hook);
     // One list is checked on the hot path; the late ones are appended when it runs.
-    this.beforeSendHooks ??= [];
+    extra.beforeSendHooks ??= [];
     return this;
   }
 
@@ -763,7 +772,7 @@ export class Context {
    */
   onFinish(hook: ContextHook): this {
     if (this._done) runHook(hook, this);
-    else (this.finishHooks ??= []).push(hook);
+    else (this.more().finishHooks ??= []).push(hook);
     return this;
   }
 
@@ -773,7 +782,7 @@ export class Context {
    * matching `Content-Encoding`.
    */
   setResponseEncoder(encoder: ResponseEncoder | null): this {
-    this._encoder = encoder;
+    if (encoder !== null || this.extra !== null) this.more().encoder = encoder;
     return this;
   }
 
@@ -826,9 +835,10 @@ export class Context {
   _finish(): void {
     if (!this._done) {
       this._done = true;
-      const hooks = this.finishHooks;
+      const extra = this.extra;
+      const hooks = extra === null ? null : extra.finishHooks;
       if (hooks !== null) {
-        this.finishHooks = null;
+        extra!.finishHooks = null;
         for (let i = 0; i < hooks.length; i++) runHook(hooks[i]!, this);
       }
     }
@@ -837,12 +847,13 @@ export class Context {
 
   /** @internal Writes one stream chunk through the encoder, after the chunks before it. */
   _writeEncoded(body: ResponseBody): Promise<void> {
-    const encoder = this._encoder!;
+    const extra = this.extra!;
+    const encoder = extra.encoder!;
     const chunk = toBuffer(body);
-    const written = (this.encoderTail ?? RESOLVED)
+    const written = (extra.encoderTail ?? RESOLVED)
       .then(() => encoder.encode(chunk))
       .then((encoded) => this._channel.sendChunk(this, encoded));
-    this.encoderTail = written.catch(noop);
+    extra.encoderTail = written.catch(noop);
     return written;
   }
 
@@ -851,13 +862,15 @@ export class Context {
    * removes it; the transport then ends the stream as usual.
    */
   _finishEncoding(): Promise<void> {
-    if (this.encoderFinishing !== null) return this.encoderFinishing;
-    const encoder = this._encoder;
+    const extra = this.extra;
+    if (extra === null) return RESOLVED;
+    if (extra.encoderFinishing !== null) return extra.encoderFinishing;
+    const encoder = extra.encoder;
     if (encoder === null) return RESOLVED;
-    this._encoder = null;
+    extra.encoder = null;
     // From here a chunk could only land after the encoder's last bytes, unencoded: refuse it.
     this._streamClosing = true;
-    this.encoderFinishing = (this.encoderTail ?? RESOLVED)
+    extra.encoderFinishing = (extra.encoderTail ?? RESOLVED)
       .then(() => encoder.finish())
       .then((last) => {
         if (last.length > 0 && !this._streamEnded && !this._channel.isPeerGone()) {
@@ -875,20 +888,37 @@ export class Context {
           throw error;
         },
       );
-    return this.encoderFinishing;
+    return extra.encoderFinishing;
   }
 
   /** @internal The encoder's finish has started and not settled: the stream must wait for it. */
   _isFinishingEncoding(): boolean {
-    return this.encoderFinishing !== null && !this._encodingSettled;
+    const extra = this.extra;
+    return extra !== null && extra.encoderFinishing !== null && !this._encodingSettled;
+  }
+
+  /** @internal Encoder of a streamed response's chunks, if one was set. */
+  get _encoder(): ResponseEncoder | null {
+    const extra = this.extra;
+    return extra === null ? null : extra.encoder;
+  }
+
+  private hasBeforeSendHooks(): boolean {
+    const extra = this.extra;
+    return extra !== null && extra.beforeSendHooks !== null;
+  }
+
+  private more(): ContextExtra {
+    return (this.extra ??= new ContextExtra());
   }
 
   private runBeforeSendHooks(): void {
-    const hooks = this.beforeSendHooks!;
-    const last = this.lastBeforeSendHooks;
+    const extra = this.extra!;
+    const hooks = extra.beforeSendHooks!;
+    const last = extra.lastBeforeSendHooks;
     // Once: a hook that sends, or a 500 after a throw, skips them.
-    this.beforeSendHooks = null;
-    this.lastBeforeSendHooks = null;
+    extra.beforeSendHooks = null;
+    extra.lastBeforeSendHooks = null;
     for (let i = 0; i < hooks.length; i++) hooks[i]!(this);
     if (last !== null) for (let i = 0; i < last.length; i++) last[i]!(this);
   }
@@ -917,9 +947,8 @@ export class Context {
   /** @internal Fires `signal` without ending the exchange (response sent, or the client left). */
   _abortSignal(): void {
     this._signalDue = true;
-    if (this.abortController !== null && !this.abortController.signal.aborted) {
-      this.abortController.abort();
-    }
+    const controller = this.extra === null ? null : this.extra.abortController;
+    if (controller !== null && !controller.signal.aborted) controller.abort();
   }
 
   private checkValue(name: string, value: string): string {
@@ -930,19 +959,20 @@ export class Context {
   }
 
   private searchParams(): URLSearchParams {
-    return (this.queryParams ??= new URLSearchParams(this._request.query));
+    return (this.more().queryParams ??= new URLSearchParams(this._request.query));
   }
 
   private cookieJar(): Record<string, string> {
-    if (this.cookies === null) {
+    const extra = this.more();
+    if (extra.cookies === null) {
       const jar: Record<string, string> = Object.create(null) as Record<string, string>;
       const names = this._request.headerNames;
       for (let i = 0; i < names.length; i++) {
         if (names[i] === 'cookie') parseCookieHeader(this._request.headerValues[i]!, jar);
       }
-      this.cookies = jar;
+      extra.cookies = jar;
     }
-    return this.cookies;
+    return extra.cookies;
   }
 }
 

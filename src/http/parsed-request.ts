@@ -1,5 +1,13 @@
 const EMPTY_BODY = Buffer.alloc(0);
 
+// Bits of ParsedRequest.flags.
+const HTTP11 = 1 << 0;
+const CONNECTION_CLOSE = 1 << 1;
+const CONNECTION_KEEP_ALIVE = 1 << 2;
+const CONNECTION_UPGRADE = 1 << 3;
+const EXPECT_CONTINUE = 1 << 4;
+const KEEP_ALIVE = 1 << 5;
+
 // V8 keeps a slice of 13 or more characters as a view of its parent string; a copy through a
 // Buffer is a string of its own, so the parent (a whole header line) need not stay alive.
 const SLICE_MIN_LENGTH = 13;
@@ -58,8 +66,6 @@ export class ParsedRequest {
   method: string;
   /** The raw request target. */
   target: string;
-  /** Whether the request is HTTP/1.1 (otherwise HTTP/1.0). */
-  readonly isHttp11: boolean;
   /** The path of the target, still percent-encoded, without query or fragment. */
   path = '';
   /** The raw query string without its `?` (empty if none). */
@@ -76,20 +82,12 @@ export class ParsedRequest {
   contentLength = -1;
   /** The combined Transfer-Encoding value, if any. */
   transferEncoding: string | undefined = undefined;
-  /** `Connection: close` was sent. */
-  connectionClose = false;
-  /** `Connection: keep-alive` was sent. */
-  connectionKeepAlive = false;
-  /** `Connection: upgrade` was sent. */
-  connectionUpgrade = false;
   /** The Upgrade header value, if any. */
   upgradeHeader: string | undefined = undefined;
-  /** `Expect: 100-continue` was sent. */
-  expectContinue = false;
-  /** Whether the connection may carry another request after this one. */
-  keepAlive = true;
-  /** The body (empty when none). */
+  /** The body (empty when none); on a WebSocket, the message being handled. */
   body: Buffer = EMPTY_BODY;
+  /** The boolean facts below, one bit each (a WebSocket keeps its upgrade request). */
+  private flags = KEEP_ALIVE;
 
   /**
    * @param method - the method token
@@ -99,7 +97,52 @@ export class ParsedRequest {
   constructor(method: string, target: string, isHttp11: boolean) {
     this.method = method;
     this.target = target;
-    this.isHttp11 = isHttp11;
+    if (isHttp11) this.flags |= HTTP11;
+  }
+
+  /** Whether the request is HTTP/1.1 (otherwise HTTP/1.0). */
+  get isHttp11(): boolean {
+    return (this.flags & HTTP11) !== 0;
+  }
+
+  /** `Connection: close` was sent. */
+  get connectionClose(): boolean {
+    return (this.flags & CONNECTION_CLOSE) !== 0;
+  }
+  set connectionClose(on: boolean) {
+    this.flags = on ? this.flags | CONNECTION_CLOSE : this.flags & ~CONNECTION_CLOSE;
+  }
+
+  /** `Connection: keep-alive` was sent. */
+  get connectionKeepAlive(): boolean {
+    return (this.flags & CONNECTION_KEEP_ALIVE) !== 0;
+  }
+  set connectionKeepAlive(on: boolean) {
+    this.flags = on ? this.flags | CONNECTION_KEEP_ALIVE : this.flags & ~CONNECTION_KEEP_ALIVE;
+  }
+
+  /** `Connection: upgrade` was sent. */
+  get connectionUpgrade(): boolean {
+    return (this.flags & CONNECTION_UPGRADE) !== 0;
+  }
+  set connectionUpgrade(on: boolean) {
+    this.flags = on ? this.flags | CONNECTION_UPGRADE : this.flags & ~CONNECTION_UPGRADE;
+  }
+
+  /** `Expect: 100-continue` was sent. */
+  get expectContinue(): boolean {
+    return (this.flags & EXPECT_CONTINUE) !== 0;
+  }
+  set expectContinue(on: boolean) {
+    this.flags = on ? this.flags | EXPECT_CONTINUE : this.flags & ~EXPECT_CONTINUE;
+  }
+
+  /** Whether the connection may carry another request after this one. */
+  get keepAlive(): boolean {
+    return (this.flags & KEEP_ALIVE) !== 0;
+  }
+  set keepAlive(on: boolean) {
+    this.flags = on ? this.flags | KEEP_ALIVE : this.flags & ~KEEP_ALIVE;
   }
 
   /**

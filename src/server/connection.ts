@@ -206,14 +206,19 @@ export class Connection implements ResponseChannel {
     socket.off('data', onSocketData);
     socket.off('drain', onSocketDrain);
     socket.off('end', onSocketEnd);
-    socket.off('close', onSocketClose);
-    // From here on the session owns the socket and the server tracks it: this connection is
-    // garbage once the handover returns (thousands of idle WebSockets need not carry it).
-    (socket as ConnectionSocket)[CONNECTION] = undefined;
     this.requestStartedAt = 0;
-    this.current = null;
     const head = this.parser.takeRemainder();
-    this.engine.adoptWebSocket(this, completeUpgrade(ctx, route, ws, socket, head, this.engine));
+    const session = completeUpgrade(ctx, route, ws, socket, head, this.engine);
+    // Refused by `ws` itself (it answered and is closing the socket): this connection's close
+    // listener still finishes the exchange.
+    if (session === null) return;
+    // From here on `ws` and the session listen to the socket and the server tracks the session:
+    // this connection is garbage once the handover returns (idle WebSockets are many).
+    socket.off('close', onSocketClose);
+    socket.off('error', noop); // `ws` has its own error listener now
+    (socket as ConnectionSocket)[CONNECTION] = undefined;
+    this.current = null;
+    this.engine.adoptWebSocket(this, session);
     if (this.paused) {
       this.paused = false;
       socket.resume();

@@ -125,6 +125,7 @@ export async function admitUpgrade(ctx: Context, ws: WsEngine): Promise<boolean>
  * hooks and pipeline per message.
  * @param head - bytes that arrived after the upgrade request (the first frames, perhaps)
  * @param host - the server, which tracks the session from now on
+ * @returns the session, or null when `ws` refused the handshake (it answers and closes)
  */
 export function completeUpgrade(
   ctx: Context,
@@ -133,7 +134,7 @@ export function completeUpgrade(
   socket: Socket,
   head: Buffer,
   host: WsHost,
-): WsSession {
+): WsSession | null {
   const handlerMode =
     ctx._routePattern !== undefined && ws.handlerModePatterns.has(ctx._routePattern);
   const session = new WsSession(ctx, route, handlerMode, ws, socket, host);
@@ -144,8 +145,11 @@ export function completeUpgrade(
     socket,
     ctx,
   };
+  let attached = false;
+  // `ws` completes (or refuses) a handshake synchronously when, as here, it has no verifyClient.
   ws.server.handleUpgrade(request as unknown as IncomingMessage, socket, head, (webSocket) => {
+    attached = true;
     session.attach(webSocket);
   });
-  return session;
+  return attached ? session : null;
 }

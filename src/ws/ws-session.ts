@@ -41,6 +41,13 @@ export interface WsHost {
 }
 
 const OPEN = 1;
+
+// Bits of WsSession.flags.
+const HANDLER_MODE = 1 << 0;
+const READY = 1 << 1;
+const PROCESSING = 1 << 2;
+const ENDED = 1 << 3;
+const CORKED = 1 << 4;
 const GOING_AWAY = 1001;
 const INTERNAL_ERROR = 1011;
 const ABNORMAL = 1006;
@@ -67,10 +74,6 @@ function onWsClose(this: WebSocket, code: number, reason: Buffer): void {
   void sessionOf(this).onClose(code, reason.toString('utf8'));
 }
 
-function onWsPong(this: WebSocket): void {
-  sessionOf(this).alive = true;
-}
-
 function onWsError(this: WebSocket, error: Error & { code?: string }): void {
   const code = closeCodeForError(error.code);
   if (code !== 0) sessionOf(this).localCloseCode = code;
@@ -78,10 +81,6 @@ function onWsError(this: WebSocket, error: Error & { code?: string }): void {
 
 function onSocketDrain(this: Socket): void {
   sessionOf(this).onDrain();
-}
-
-function onSocketClose(this: Socket): void {
-  sessionOf(this).onSocketClose();
 }
 
 /** Codes an endpoint may put in a close frame: 1000–1014 except 1004–1006, and 3000–4999. */
@@ -132,7 +131,6 @@ function uncork(session: WsSession): void {
 export class WsSession implements ResponseChannel {
   private readonly ctx: Context;
   private readonly route: Handler;
-  private readonly handlerMode: boolean;
   private readonly settings: WsSessionSettings;
   private readonly socket: Socket;
   private readonly host: WsHost;
@@ -142,17 +140,14 @@ export class WsSession implements ResponseChannel {
   /** Messages waiting their turn; made when one first has to wait, dropped once drained. */
   private queue: QueuedMessage[] | null = null;
   private queuedBytes = 0;
-  private ready = false;
-  private processing = false;
-  private ended = false;
   private waitingForMessage: ((message: QueuedMessage | undefined) => void) | null = null;
   private drain: DrainWaiters | null = null;
-  /** The socket is corked until the end of this tick (see `sendChunk()`). */
-  private corked = false;
   /** Runs each message's chain; made on the first message. */
   private runner: ChainRunner | null = null;
-  /** @internal Answered the last ping. */
-  alive = true;
+  /** Bytes received by the previous heartbeat; -1 before the first. */
+  private bytesReadAtPing = -1;
+  /** The boolean states below, one bit each (idle sessions are counted in thousands). */
+  private flags = 0;
   /** @internal The code we closed with, or a protocol error forced: reported when the peer's is missing. */
   localCloseCode = 0;
 
@@ -179,8 +174,46 @@ export class WsSession implements ResponseChannel {
     this.socket = socket;
     this.host = host;
     ctx._request.compact(); // the upgrade request lives as long as the connection
-    (socket as SessionEmitter)[SESSION] = this;
-    socket.on('close', onSocketClose);
+  }
+
+  /** The route's hook is disabled: the handler runs once and reads messages itself. */
+  private get handlerMode(): boolean {
+    return (this.flags & HANDLER_MODE) !== 0;
+  }
+  private set handlerMode(on: boolean) {
+    this.flags = on ? this.flags | HANDLER_MODE : this.flags & ~HANDLER_MODE;
+  }
+
+  /** The `onWsConnected` hooks are done: messages may run. */
+  private get ready(): boolean {
+    return (this.flags & READY) !== 0;
+  }
+  private set ready(on: boolean) {
+    this.flags = on ? this.flags | READY : this.flags & ~READY;
+  }
+
+  /** A message's chain is suspended: later messages wait. */
+  private get processing(): boolean {
+    return (this.flags & PROCESSING) !== 0;
+  }
+  private set processing(on: boolean) {
+    this.flags = on ? this.flags | PROCESSING : this.flags & ~PROCESSING;
+  }
+
+  /** The WebSocket has closed. */
+  private get ended(): boolean {
+    return (this.flags & ENDED) !== 0;
+  }
+  private set ended(on: boolean) {
+    this.flags = on ? this.flags | ENDED : this.flags & ~ENDED;
+  }
+
+  /** The socket is corked until the end of this tick (see `sendChunk()`). */
+  private get corked(): boolean {
+    return (this.flags & CORKED) !== 0;
+  }
+  private set corked(on: boolean) {
+    this.flags = on ? this.flags | CORKED : this.flags & ~CORKED;
   }
 
   /** Takes over once `ws` has completed the handshake. */
@@ -197,21 +230,24 @@ export class WsSession implements ResponseChannel {
     emitters[SESSION] = this;
     ws.on('message', onWsMessage);
     ws.on('close', onWsClose);
-    ws.on('pong', onWsPong);
     ws.on('error', onWsError);
-    this.socket.on('drain', onSocketDrain);
     void this.start();
   }
 
-  /** Sends a ping, or terminates a peer that did not answer the previous one. */
+  /**
+   * Sends a ping, or terminates a peer from which nothing (not even the pong to the previous
+   * ping) arrived since the last heartbeat. Counting received bytes rather than listening for
+   * pongs spares every connection a listener, and any traffic shows the peer is alive.
+   */
   heartbeat(): void {
     const ws = this.ws;
     if (ws === null || ws.readyState !== OPEN) return;
-    if (!this.alive) {
+    const bytesRead = this.socket.bytesRead;
+    if (bytesRead === this.bytesReadAtPing) {
       ws.terminate();
       return;
     }
-    this.alive = false;
+    this.bytesReadAtPing = bytesRead;
     ws.ping();
   }
 
@@ -387,7 +423,7 @@ export class WsSession implements ResponseChannel {
     const waiting = this.waitingForMessage;
     if (waiting !== null) {
       this.waitingForMessage = null;
-      this.ctx._requestBody = message.data;
+      this.ctx._request.body = message.data;
       this.ctx._binaryMessage = message.type === 'binary';
       waiting(message);
       return;
@@ -409,7 +445,7 @@ export class WsSession implements ResponseChannel {
 
   private consumed(message: QueuedMessage): void {
     this.queuedBytes -= message.data.length;
-    this.ctx._requestBody = message.data;
+    this.ctx._request.body = message.data;
     this.ctx._binaryMessage = message.type === 'binary';
     const ws = this.ws;
     if (ws !== null && ws.isPaused && this.queuedBytes <= this.settings.readBufferSize) ws.resume();
@@ -417,7 +453,7 @@ export class WsSession implements ResponseChannel {
 
   private runMessage(data: Buffer, isBinary: boolean): void {
     const ctx = this.ctx;
-    ctx._requestBody = data;
+    ctx._request.body = data;
     ctx._binaryMessage = isBinary;
     this.runCurrentMessage();
   }
@@ -457,6 +493,7 @@ export class WsSession implements ResponseChannel {
   async onClose(receivedCode: number, reason: string): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    this.host.forgetWebSocket(this);
     // 1006 means no close frame arrived; the code we sent (or a protocol error forced) says more.
     const code =
       receivedCode === ABNORMAL && this.localCloseCode !== 0 ? this.localCloseCode : receivedCode;
@@ -477,17 +514,16 @@ export class WsSession implements ResponseChannel {
     }
   }
 
-  /**
-   * @internal The socket closed. `ws` reports the WebSocket's end through `onClose()`; this
-   * covers a handshake `ws` refused too, where no WebSocket ever existed.
-   */
-  onSocketClose(): void {
-    if (this.ws === null) this.ctx._finish();
-    this.host.forgetWebSocket(this);
-  }
-
   private waitForDrain(): Promise<void> {
-    return (this.drain ??= new DrainWaiters()).wait();
+    let drain = this.drain;
+    if (drain === null) {
+      // Listened for from the first wait on: most sockets never fill, and a second listener
+      // per event costs every idle connection an array.
+      this.drain = drain = new DrainWaiters();
+      (this.socket as SessionEmitter)[SESSION] = this;
+      this.socket.on('drain', onSocketDrain);
+    }
+    return drain.wait();
   }
 
   /** @internal */

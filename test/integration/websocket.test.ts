@@ -1145,6 +1145,20 @@ test('heartbeat: a client that answers pings stays; one that never pongs is term
   await polite.close();
 });
 
+test('heartbeat: a peer that keeps sending stays even if it never pongs', async (t) => {
+  const { url } = await serve(t, (server) => server.route('/ws', echo), { wsHeartbeat: 200 });
+  const chatty = await Client.open(url('/ws'), undefined, { autoPong: false });
+  // Any bytes received since the previous ping show the peer is alive, pong or not.
+  for (let i = 0; i < 12; i++) {
+    await chatty.send(`tick ${i}`);
+    assert.equal(await chatty.nextText(), `tick ${i}`);
+    await sleep(100);
+  }
+  assert.ok(chatty.pings >= 4, `it was pinged all along (got ${chatty.pings})`);
+  assert.equal(chatty.ws.readyState, WebSocket.OPEN, 'still connected after ~1.2 s');
+  await chatty.close();
+});
+
 test('heartbeat: a raw peer that ignores pings is dropped', async (t) => {
   const { port } = await serve(t, (server) => server.route('/ws', echo), { wsHeartbeat: 200 });
   const raw = await rawUpgrade(port, '/ws');
