@@ -299,15 +299,14 @@ export class Context {
     if (extra.headerRecord === null) {
       // No prototype: a header named "constructor" must not meet Object.prototype's.
       const record: Record<string, string> = Object.create(null) as Record<string, string>;
-      const names = this._request.headerNames;
-      const values = this._request.headerValues;
-      for (let i = 0; i < names.length; i++) {
-        const name = names[i]!;
+      const headers = this._request.headers;
+      for (let i = 0; i < headers.length; i += 2) {
+        const name = headers[i]!;
         const previous = record[name];
         record[name] =
           previous === undefined
-            ? values[i]!
-            : `${previous}${name === 'cookie' ? '; ' : ', '}${values[i]!}`;
+            ? headers[i + 1]!
+            : `${previous}${name === 'cookie' ? '; ' : ', '}${headers[i + 1]!}`;
       }
       extra.headerRecord = record;
     }
@@ -316,28 +315,28 @@ export class Context {
 
   /** Request header `name` (case-insensitive), repeated values joined; `undefined` if absent. */
   getRequestHeader(name: string): string | undefined {
-    const names = this._request.headerNames;
+    const request = this._request;
     const lower = name.toLowerCase();
-    const first = names.indexOf(lower);
+    const first = request.findHeader(lower);
     if (first === -1) return undefined;
-    if (names.indexOf(lower, first + 1) === -1) return this._request.headerValues[first];
+    if (request.findHeader(lower, first + 1) === -1) return request.headers[first];
     return this.getRequestHeaderValues(lower).join(lower === 'cookie' ? '; ' : ', ');
   }
 
   /** Every value of request header `name`, in arrival order. */
   getRequestHeaderValues(name: string): string[] {
     const lower = name.toLowerCase();
-    const names = this._request.headerNames;
+    const headers = this._request.headers;
     const values: string[] = [];
-    for (let i = 0; i < names.length; i++) {
-      if (names[i] === lower) values.push(this._request.headerValues[i]!);
+    for (let i = 0; i < headers.length; i += 2) {
+      if (headers[i] === lower) values.push(headers[i + 1]!);
     }
     return values;
   }
 
   /** Whether request header `name` is present. */
   hasRequestHeader(name: string): boolean {
-    return this._request.headerNames.includes(name.toLowerCase());
+    return this._request.findHeader(name.toLowerCase()) !== -1;
   }
 
   /** The request body as bytes (on a WebSocket: the current message). */
@@ -966,9 +965,9 @@ export class Context {
     const extra = this.more();
     if (extra.cookies === null) {
       const jar: Record<string, string> = Object.create(null) as Record<string, string>;
-      const names = this._request.headerNames;
-      for (let i = 0; i < names.length; i++) {
-        if (names[i] === 'cookie') parseCookieHeader(this._request.headerValues[i]!, jar);
+      const headers = this._request.headers;
+      for (let i = 0; i < headers.length; i += 2) {
+        if (headers[i] === 'cookie') parseCookieHeader(headers[i + 1]!, jar);
       }
       extra.cookies = jar;
     }

@@ -294,8 +294,7 @@ export class RequestParser {
       throw new HttpParseError(400, `header "${name}" has invalid bytes in its value`);
     }
     const lowerName = name.toLowerCase();
-    request.headerNames.push(lowerName);
-    request.headerValues.push(value);
+    request.headers.push(lowerName, value);
     switch (lowerName) {
       case 'host':
         if (request.host !== undefined) throw new HttpParseError(400, 'more than one Host header');

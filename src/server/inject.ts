@@ -178,8 +178,7 @@ function buildRequest(input: InjectRequest): ParsedRequest {
   for (const name of Object.keys(headers)) {
     const lower = name.toLowerCase();
     const value = String(headers[name]);
-    request.headerNames.push(lower);
-    request.headerValues.push(value);
+    request.addHeader(lower, value);
     if (lower === 'host') request.host = value;
     else if (lower === 'connection')
       request.connectionClose = value.toLowerCase().includes('close');
@@ -187,8 +186,7 @@ function buildRequest(input: InjectRequest): ParsedRequest {
   }
   if (request.host === undefined) {
     request.host = 'localhost';
-    request.headerNames.push('host');
-    request.headerValues.push('localhost');
+    request.addHeader('host', 'localhost');
   }
   const body = input.body;
   if (body !== undefined) {
@@ -196,16 +194,14 @@ function buildRequest(input: InjectRequest): ParsedRequest {
     if (typeof body === 'string' || body instanceof Uint8Array) bytes = toBuffer(body);
     else {
       bytes = Buffer.from(JSON.stringify(body), 'utf8');
-      if (!request.headerNames.includes('content-type')) {
-        request.headerNames.push('content-type');
-        request.headerValues.push('application/json');
+      if (request.findHeader('content-type') === -1) {
+        request.addHeader('content-type', 'application/json');
       }
     }
     request.body = bytes;
     request.contentLength = bytes.length;
-    if (!request.headerNames.includes('content-length')) {
-      request.headerNames.push('content-length');
-      request.headerValues.push(String(bytes.length));
+    if (request.findHeader('content-length') === -1) {
+      request.addHeader('content-length', String(bytes.length));
     }
   }
   request.keepAlive = !request.connectionClose;

@@ -21,8 +21,8 @@ export function isWebSocketUpgrade(request: ParsedRequest): boolean {
 }
 
 function headerValue(request: ParsedRequest, name: string): string | undefined {
-  const index = request.headerNames.indexOf(name);
-  return index === -1 ? undefined : request.headerValues[index];
+  const index = request.findHeader(name);
+  return index === -1 ? undefined : request.headers[index];
 }
 
 /**

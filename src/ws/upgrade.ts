@@ -53,11 +53,12 @@ const HANDSHAKE_HEADERS = new Set([
  */
 function handshakeHeaders(ctx: Context): Record<string, string> {
   const record: Record<string, string> = Object.create(null) as Record<string, string>;
-  const { headerNames, headerValues } = ctx._request;
-  for (let i = 0; i < headerNames.length; i++) {
-    const name = headerNames[i]!;
+  const headers = ctx._request.headers;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    const value = headers[i + 1]!;
     const previous = record[name];
-    record[name] = previous === undefined ? headerValues[i]! : `${previous}, ${headerValues[i]!}`;
+    record[name] = previous === undefined ? value : `${previous}, ${value}`;
   }
   return record;
 }
