@@ -988,11 +988,22 @@ function toBuffer(body: ResponseBody): Buffer {
   return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
 }
 
+// Names already validated, by their spelling in the code, mapped to one lower-case copy: a
+// handler's `setResponseHeader('Content-Type', …)` then costs a lookup, not a regex and a new
+// string (whose hash the header Map would compute again). Bounded: names made per request
+// (rare) stop being remembered once it is full.
+const checkedNames = new Map<string, string>();
+const CHECKED_NAMES_MAX = 1024;
+
 function checkHeaderName(name: string): string {
+  const known = checkedNames.get(name);
+  if (known !== undefined) return known;
   if (!TOKEN.test(name)) {
     throw new HyperlaneError('HL_ERR_HEADER_INVALID', `invalid response header name "${name}"`);
   }
-  return name.toLowerCase();
+  const lower = name.toLowerCase();
+  if (checkedNames.size < CHECKED_NAMES_MAX) checkedNames.set(name, lower);
+  return lower;
 }
 
 function checkHeaderValue(name: string, value: string): void {

@@ -31,6 +31,53 @@ const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const TARGET = /^[\x21-\x7e]+$/;
 const VERSION = /^HTTP\/(\d)\.(\d)$/;
 // RFC 3986 host (reg-name, IPv4, or a bracketed IP literal) with an optional port; may be empty.
+// Header names clients commonly send, in the spellings they use (lower case for HTTP/2-minded
+// clients, title case for browsers, curl and load generators), mapped to the lower-case name.
+const KNOWN_HEADER_NAMES = new Map<string, string>();
+for (const lower of [
+  'host',
+  'user-agent',
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'connection',
+  'content-type',
+  'content-length',
+  'transfer-encoding',
+  'cookie',
+  'authorization',
+  'origin',
+  'referer',
+  'cache-control',
+  'pragma',
+  'upgrade',
+  'if-none-match',
+  'if-modified-since',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-real-ip',
+  'x-request-id',
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-extensions',
+  'sec-websocket-protocol',
+  'last-event-id',
+  'expect',
+]) {
+  const titled = lower.replace(
+    /(^|-)([a-z])/g,
+    (_match, dash: string, letter: string) => dash + letter.toUpperCase(),
+  );
+  KNOWN_HEADER_NAMES.set(lower, lower).set(titled, lower);
+}
+// Spellings that title case does not produce.
+KNOWN_HEADER_NAMES.set('Sec-WebSocket-Key', 'sec-websocket-key')
+  .set('Sec-WebSocket-Version', 'sec-websocket-version')
+  .set('Sec-WebSocket-Extensions', 'sec-websocket-extensions')
+  .set('Sec-WebSocket-Protocol', 'sec-websocket-protocol')
+  .set('Last-Event-ID', 'last-event-id')
+  .set('X-Request-ID', 'x-request-id');
+
 const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.vV]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::\d*)?$/;
 // Any number of leading zeros (RFC 9110 §8.6, RFC 9112 §7.1), then at most 15 decimal or 16
 // hex digits (a size that large is refused by the body limit long before it could matter).
@@ -77,6 +124,8 @@ export class RequestParser {
   private state: State = State.RequestLine;
   private request: ParsedRequest | null = null;
   private headBytes = 0;
+  /** The last Host value that passed the authority check (see `onHeaderLine()`). */
+  private lastValidHost = '';
   private remaining = 0;
   /** The body so far when it arrived in one piece (a view of the socket's chunk, no copy). */
   private bodyFirst: Buffer | null = null;
@@ -286,20 +335,32 @@ export class RequestParser {
     const colon = line.indexOf(':');
     if (colon <= 0) throw new HttpParseError(400, 'header line has no field name');
     const name = line.slice(0, colon);
-    if (!TOKEN.test(name)) {
-      throw new HttpParseError(400, `invalid header name "${name}" (whitespace before the colon?)`);
+    // A common name (as clients spell it) is a valid token: one lookup gives its shared
+    // lower-case form, instead of a regex and a new string per header per request.
+    let lowerName = KNOWN_HEADER_NAMES.get(name);
+    if (lowerName === undefined) {
+      if (!TOKEN.test(name)) {
+        throw new HttpParseError(
+          400,
+          `invalid header name "${name}" (whitespace before the colon?)`,
+        );
+      }
+      lowerName = name.toLowerCase();
     }
     const value = trimOws(line, colon + 1);
     if (!FIELD_VALUE.test(value)) {
       throw new HttpParseError(400, `header "${name}" has invalid bytes in its value`);
     }
-    const lowerName = name.toLowerCase();
     request.headers.push(lowerName, value);
     switch (lowerName) {
       case 'host':
         if (request.host !== undefined) throw new HttpParseError(400, 'more than one Host header');
-        // RFC 9112 §3.2: a Host that is not a valid authority MUST be refused.
-        if (!HOST_VALUE.test(value)) throw new HttpParseError(400, `invalid Host "${value}"`);
+        // RFC 9112 §3.2: a Host that is not a valid authority MUST be refused. A keep-alive
+        // client sends the same one every time: checked once per connection, then compared.
+        if (value !== this.lastValidHost) {
+          if (!HOST_VALUE.test(value)) throw new HttpParseError(400, `invalid Host "${value}"`);
+          this.lastValidHost = value;
+        }
         request.host = value;
         break;
       case 'content-length':
