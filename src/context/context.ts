@@ -45,7 +45,7 @@ export interface ResponseEncoder {
 
 /** Response headers by lower-case name; a header sent several times holds an array. */
 type ResponseHeaders = ReadonlyMap<string, string | string[]>;
-// Shared by every Context that has no response header (a WebSocket's, after its 101): never
+// Shared by every Context that has no response header (most WebSockets' never get one): never
 // written, as the Map type of `_headers` makes sure.
 const NO_HEADERS: ResponseHeaders = new Map();
 
@@ -929,7 +929,7 @@ export class Context {
     return headers as Map<string, string | string[]>;
   }
 
-  /** @internal Drops every response header (an error response starts afresh; a 101 went out). */
+  /** @internal Drops every response header (an error response starts afresh). */
   _clearHeaders(): void {
     this._headers = NO_HEADERS;
   }

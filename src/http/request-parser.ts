@@ -30,7 +30,6 @@ const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 // Printable ASCII only; spaces and controls in a target are a framing attack, not a path.
 const TARGET = /^[\x21-\x7e]+$/;
 const VERSION = /^HTTP\/(\d)\.(\d)$/;
-// RFC 3986 host (reg-name, IPv4, or a bracketed IP literal) with an optional port; may be empty.
 // Header names clients commonly send, in the spellings they use (lower case for HTTP/2-minded
 // clients, title case for browsers, curl and load generators), mapped to the lower-case name.
 const KNOWN_HEADER_NAMES = new Map<string, string>();
@@ -78,6 +77,7 @@ KNOWN_HEADER_NAMES.set('Sec-WebSocket-Key', 'sec-websocket-key')
   .set('Last-Event-ID', 'last-event-id')
   .set('X-Request-ID', 'x-request-id');
 
+// RFC 3986 host (reg-name, IPv4, or a bracketed IP literal) with an optional port; may be empty.
 const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.vV]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::\d*)?$/;
 // Any number of leading zeros (RFC 9110 §8.6, RFC 9112 §7.1), then at most 15 decimal or 16
 // hex digits (a size that large is refused by the body limit long before it could matter).

@@ -218,6 +218,9 @@ export class Connection implements ResponseChannel {
     socket.off('error', noop); // `ws` has its own error listener now
     (socket as ConnectionSocket)[CONNECTION] = undefined;
     this.current = null;
+    // A flush() still waiting from a preWsUpgrade hook would otherwise wait forever: what this
+    // connection wrote is in the socket's queue ahead of the 101.
+    this.drain?.resolveAll();
     this.engine.adoptWebSocket(this, session);
     if (this.paused) {
       this.paused = false;

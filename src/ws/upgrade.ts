@@ -147,10 +147,18 @@ export function completeUpgrade(
     ctx,
   };
   let attached = false;
+  let returned = false;
   // `ws` completes (or refuses) a handshake synchronously when, as here, it has no verifyClient.
   ws.server.handleUpgrade(request as unknown as IncomingMessage, socket, head, (webSocket) => {
+    if (returned) {
+      // Too late to be handed to the server, which would never track it: refuse rather than
+      // run an orphan session (no heartbeat, no shutdown).
+      webSocket.terminate();
+      return;
+    }
     attached = true;
     session.attach(webSocket);
   });
+  returned = true;
   return attached ? session : null;
 }
