@@ -1,3 +1,5 @@
+import { COMMON_HEADER_NAMES } from './common-headers.js';
+
 const EMPTY_BODY = Buffer.alloc(0);
 
 // Bits of ParsedRequest.flags.
@@ -19,36 +21,18 @@ function ownString(value: string): string {
 // instead of holding its own (a few hundred bytes per WebSocket, counted in thousands).
 const COMMON_STRINGS = new Map(
   [
+    ...COMMON_HEADER_NAMES,
     'GET',
     '/',
-    'host',
-    'connection',
-    'upgrade',
     'Upgrade',
     'websocket',
     'keep-alive, Upgrade',
-    'origin',
-    'pragma',
     'no-cache',
-    'cache-control',
-    'user-agent',
-    'accept-encoding',
     'gzip, deflate',
     'gzip, deflate, br',
     'gzip, deflate, br, zstd',
-    'accept-language',
-    'cookie',
-    'authorization',
-    'sec-websocket-key',
-    'sec-websocket-version',
     '13',
-    'sec-websocket-extensions',
     'permessage-deflate; client_max_window_bits',
-    'sec-websocket-protocol',
-    'last-event-id',
-    'x-forwarded-for',
-    'x-forwarded-proto',
-    'x-real-ip',
   ].map((text) => [text, text]),
 );
 

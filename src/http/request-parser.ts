@@ -1,3 +1,4 @@
+import { COMMON_HEADER_NAMES } from './common-headers.js';
 import { ParsedRequest } from './parsed-request.js';
 import { TOKEN } from '../util/token.js';
 
@@ -33,36 +34,7 @@ const VERSION = /^HTTP\/(\d)\.(\d)$/;
 // Header names clients commonly send, in the spellings they use (lower case for HTTP/2-minded
 // clients, title case for browsers, curl and load generators), mapped to the lower-case name.
 const KNOWN_HEADER_NAMES = new Map<string, string>();
-for (const lower of [
-  'host',
-  'user-agent',
-  'accept',
-  'accept-encoding',
-  'accept-language',
-  'connection',
-  'content-type',
-  'content-length',
-  'transfer-encoding',
-  'cookie',
-  'authorization',
-  'origin',
-  'referer',
-  'cache-control',
-  'pragma',
-  'upgrade',
-  'if-none-match',
-  'if-modified-since',
-  'x-forwarded-for',
-  'x-forwarded-proto',
-  'x-real-ip',
-  'x-request-id',
-  'sec-websocket-key',
-  'sec-websocket-version',
-  'sec-websocket-extensions',
-  'sec-websocket-protocol',
-  'last-event-id',
-  'expect',
-]) {
+for (const lower of COMMON_HEADER_NAMES) {
   const titled = lower.replace(
     /(^|-)([a-z])/g,
     (_match, dash: string, letter: string) => dash + letter.toUpperCase(),
