@@ -408,19 +408,21 @@ export class Server {
     const config = { ...this.config };
     const compression = config.wsCompression;
     const ws: WsEngine = {
-      server: createWsServer({
-        maxPayload: config.wsMessageLimit,
-        protocols: config.wsProtocols,
-        compression:
-          compression === false
-            ? false
-            : {
+      library:
+        compression === false
+          ? null
+          : createWsServer({
+              maxPayload: config.wsMessageLimit,
+              protocols: config.wsProtocols,
+              compression: {
                 threshold: compression.threshold ?? 1024,
                 serverNoContextTakeover: compression.serverNoContextTakeover ?? false,
                 clientNoContextTakeover: compression.clientNoContextTakeover ?? false,
                 zlibDeflateOptions: { level: compression.level ?? 6 },
               },
-      }),
+            }),
+      maxPayload: config.wsMessageLimit,
+      protocols: config.wsProtocols,
       pipeline,
       preUpgradeHooks: [...this.preWsUpgradeHooks],
       connectedHooks: [...this.wsConnectedHooks],

@@ -1,4 +1,5 @@
 import type { ParsedRequest } from '../http/parsed-request.js';
+import { TOKEN } from '../util/token.js';
 
 /** Why a WebSocket handshake was refused: the HTTP response to send instead of 101. */
 export interface HandshakeRejection {
@@ -23,6 +24,27 @@ export function isWebSocketUpgrade(request: ParsedRequest): boolean {
 function headerValue(request: ParsedRequest, name: string): string | undefined {
   const index = request.findHeader(name);
   return index === -1 ? undefined : request.headers[index];
+}
+
+/**
+ * The subprotocols a client offers (`Sec-WebSocket-Protocol`, a list of distinct tokens over
+ * any number of header lines).
+ * @returns null when none are offered, or when the list is malformed (checkHandshake refuses it)
+ */
+export function offeredProtocols(request: ParsedRequest): Set<string> | null {
+  const headers = request.headers;
+  let offered: Set<string> | null = null;
+  for (let i = request.findHeader('sec-websocket-protocol'); i !== -1;) {
+    for (const item of headers[i]!.split(',')) {
+      const protocol = item.trim();
+      if (!TOKEN.test(protocol)) return null;
+      offered ??= new Set();
+      if (offered.has(protocol)) return null;
+      offered.add(protocol);
+    }
+    i = request.findHeader('sec-websocket-protocol', i + 1);
+  }
+  return offered;
 }
 
 /**
@@ -53,6 +75,13 @@ export function checkHandshake(request: ParsedRequest): HandshakeRejection | nul
   const key = headerValue(request, 'sec-websocket-key');
   if (key === undefined || !WEBSOCKET_KEY.test(key)) {
     return { status: 400, message: 'missing or malformed Sec-WebSocket-Key', headers: NO_HEADERS };
+  }
+  if (request.findHeader('sec-websocket-protocol') !== -1 && offeredProtocols(request) === null) {
+    return {
+      status: 400,
+      message: 'malformed Sec-WebSocket-Protocol (a list of distinct tokens)',
+      headers: NO_HEADERS,
+    };
   }
   return null;
 }

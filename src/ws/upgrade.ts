@@ -1,15 +1,25 @@
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type PerMessageDeflateOptions } from 'ws';
 import type { Context } from '../context/context.js';
 import type { Handler } from '../lifecycle/pipeline.js';
-import { checkHandshake } from './handshake.js';
+import { FramedSocket } from './framed-socket.js';
+import { checkHandshake, offeredProtocols } from './handshake.js';
+import { LibraryTransport } from './library-transport.js';
 import { WsSession, type WsHost, type WsSessionSettings } from './ws-session.js';
 
 /** Everything the server compiles for WebSocket support. */
 export interface WsEngine extends WsSessionSettings {
-  /** `ws` in no-server mode: it only completes handshakes and frames messages. */
-  readonly server: WebSocketServer;
+  /**
+   * `ws` in no-server mode where permessage-deflate is enabled (it negotiates, compresses and
+   * frames); null otherwise, and our own framing serves every connection.
+   */
+  readonly library: WebSocketServer | null;
+  /** Largest message accepted; larger closes with 1009. */
+  readonly maxPayload: number;
+  /** Subprotocols this server speaks, in preference order; empty selects none. */
+  readonly protocols: readonly string[];
   /** `preWsUpgrade` hooks. */
   readonly preUpgradeHooks: readonly Handler[];
   /** Route patterns whose handler runs once per connection (`disableWsHook`). */
@@ -63,29 +73,67 @@ function handshakeHeaders(ctx: Context): Record<string, string> {
   return record;
 }
 
-/** Creates the `ws` server used for every upgrade on one of our servers. */
-export function createWsServer(options: WsServerOptions): WebSocketServer {
+/** The first of `protocols` (our preference order) that the client offered, if any. */
+function selectProtocol(
+  protocols: readonly string[],
+  offered: ReadonlySet<string>,
+): string | undefined {
+  for (const protocol of protocols) if (offered.has(protocol)) return protocol;
+  return undefined;
+}
+
+/** Creates the `ws` server that frames compressed connections on one of our servers. */
+export function createWsServer(
+  options: WsServerOptions & { compression: PerMessageDeflateOptions },
+): WebSocketServer {
   const protocols = options.protocols;
   const server = new WebSocketServer({
     noServer: true,
     clientTracking: false,
     maxPayload: options.maxPayload,
     perMessageDeflate: options.compression,
-    handleProtocols: (offered: Set<string>) => {
-      for (const protocol of protocols) if (offered.has(protocol)) return protocol;
-      return false;
-    },
+    handleProtocols: (offered: Set<string>) => selectProtocol(protocols, offered) ?? false,
   });
   // Response headers set by preWsUpgrade hooks (cookies, for instance) go out on the 101.
   server.on('headers', (lines: string[], request: IncomingMessage) => {
-    const ctx = (request as unknown as UpgradeRequest).ctx;
-    for (const [name, value] of ctx._headers) {
-      if (HANDSHAKE_HEADERS.has(name)) continue;
-      if (typeof value === 'string') lines.push(`${name}: ${value}`);
-      else for (const item of value) lines.push(`${name}: ${item}`);
-    }
+    addHookHeaders(lines, (request as unknown as UpgradeRequest).ctx);
   });
   return server;
+}
+
+/** Adds the header lines `preWsUpgrade` hooks set (cookies, for instance) to the 101. */
+function addHookHeaders(lines: string[], ctx: Context): void {
+  for (const [name, value] of ctx._headers) {
+    if (HANDSHAKE_HEADERS.has(name)) continue;
+    if (typeof value === 'string') lines.push(`${name}: ${value}`);
+    else for (const item of value) lines.push(`${name}: ${item}`);
+  }
+}
+
+// RFC 6455 §1.3: the accept value hashes the client's key with this fixed GUID.
+const ACCEPT_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+/** The 101 for a handshake `checkHandshake` accepted, as one string. */
+function switchingProtocolsHead(ctx: Context, protocols: readonly string[]): string {
+  const request = ctx._request;
+  const key = request.headers[request.findHeader('sec-websocket-key')]!;
+  const accept = createHash('sha1')
+    .update(key + ACCEPT_GUID)
+    .digest('base64');
+  const lines = [
+    'HTTP/1.1 101 Switching Protocols',
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Accept: ${accept}`,
+  ];
+  if (protocols.length > 0) {
+    const offered = offeredProtocols(request);
+    const protocol = offered === null ? undefined : selectProtocol(protocols, offered);
+    if (protocol !== undefined) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
+  }
+  addHookHeaders(lines, ctx);
+  lines.push('', '');
+  return lines.join('\r\n');
 }
 
 /**
@@ -122,11 +170,12 @@ export async function admitUpgrade(ctx: Context, ws: WsEngine): Promise<boolean>
 }
 
 /**
- * Hands the socket to `ws` for the 101 and framing, and starts the session that runs our
- * hooks and pipeline per message.
+ * Writes the 101 and starts the session that runs our hooks and pipeline per message, over
+ * our own framing (or `ws`'s, where compression is enabled).
  * @param head - bytes that arrived after the upgrade request (the first frames, perhaps)
  * @param host - the server, which tracks the session from now on
- * @returns the session, or null when `ws` refused the handshake (it answers and closes)
+ * @returns the session, or null when the socket is already unwritable or `ws` refused the
+ *   handshake (it answers and closes): the connection's own listeners clean up
  */
 export function completeUpgrade(
   ctx: Context,
@@ -139,6 +188,23 @@ export function completeUpgrade(
   const handlerMode =
     ctx._routePattern !== undefined && ws.handlerModePatterns.has(ctx._routePattern);
   const session = new WsSession(ctx, route, handlerMode, ws, socket, host);
+  if (ws.library !== null) return upgradeWithLibrary(session, ctx, ws.library, socket, head);
+  if (!socket.writable) return null;
+  socket.write(switchingProtocolsHead(ctx, ws.protocols), 'latin1');
+  const framed = new FramedSocket(socket, session, ws.maxPayload);
+  session.attach(framed);
+  framed.start(head);
+  return session;
+}
+
+/** Lets `ws` answer the handshake (negotiating compression) and frame the connection. */
+function upgradeWithLibrary(
+  session: WsSession,
+  ctx: Context,
+  library: WebSocketServer,
+  socket: Socket,
+  head: Buffer,
+): WsSession | null {
   const request: UpgradeRequest = {
     method: 'GET',
     url: ctx._request.target,
@@ -149,7 +215,7 @@ export function completeUpgrade(
   let attached = false;
   let returned = false;
   // `ws` completes (or refuses) a handshake synchronously when, as here, it has no verifyClient.
-  ws.server.handleUpgrade(request as unknown as IncomingMessage, socket, head, (webSocket) => {
+  library.handleUpgrade(request as unknown as IncomingMessage, socket, head, (webSocket) => {
     if (returned) {
       // Too late to be handed to the server, which would never track it: refuse rather than
       // run an orphan session (no heartbeat, no shutdown).
@@ -157,7 +223,7 @@ export function completeUpgrade(
       return;
     }
     attached = true;
-    session.attach(webSocket);
+    session.attach(new LibraryTransport(webSocket, session));
   });
   returned = true;
   return attached ? session : null;

@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net';
-import type { WebSocket } from 'ws';
 import type { Context } from '../context/context.js';
 import type {
   ResponseChannel,
@@ -12,6 +11,13 @@ import { DrainWaiters, noop, RESOLVED } from '../util/drain-waiters.js';
 import { socketAddress } from '../util/socket-address.js';
 import { ChainRunner } from '../lifecycle/chain-runner.js';
 import type { Handler, Pipeline } from '../lifecycle/pipeline.js';
+import {
+  CLOSE_ABNORMAL,
+  CLOSE_GOING_AWAY,
+  CLOSE_INTERNAL_ERROR,
+  isSendableCloseCode,
+} from './frame.js';
+import type { WsTransport, WsTransportEvents } from './transport.js';
 
 /** Runs once when a WebSocket connection ends, with the close code and reason. */
 export type WsClosedHook = (ctx: Context, code: number, reason: string) => unknown;
@@ -40,62 +46,18 @@ export interface WsHost {
   forgetWebSocket(session: WsSession): void;
 }
 
-const OPEN = 1;
-
 // Bits of WsSession.flags.
 const HANDLER_MODE = 1 << 0;
 const READY = 1 << 1;
 const PROCESSING = 1 << 2;
 const ENDED = 1 << 3;
 const CORKED = 1 << 4;
-const GOING_AWAY = 1001;
-const INTERNAL_ERROR = 1011;
-const ABNORMAL = 1006;
 
 const SESSION = Symbol('hyperlane.wsSession');
-// Shared send options, never mutated: one object per message would be garbage.
-const TEXT = { binary: false } as const;
-const BINARY = { binary: true } as const;
 type SessionEmitter = { [SESSION]?: WsSession };
 
-function sessionOf(emitter: object): WsSession {
-  return (emitter as SessionEmitter)[SESSION]!;
-}
-
-function onWsMessage(
-  this: WebSocket,
-  data: Buffer | ArrayBuffer | Buffer[],
-  isBinary: boolean,
-): void {
-  sessionOf(this).onMessage(data, isBinary);
-}
-
-function onWsClose(this: WebSocket, code: number, reason: Buffer): void {
-  void sessionOf(this).onClose(code, reason.toString('utf8'));
-}
-
-function onWsError(this: WebSocket, error: Error & { code?: string }): void {
-  const code = closeCodeForError(error.code);
-  if (code !== 0) sessionOf(this).localCloseCode = code;
-}
-
 function onSocketDrain(this: Socket): void {
-  sessionOf(this).onDrain();
-}
-
-/** Codes an endpoint may put in a close frame: 1000–1014 except 1004–1006, and 3000–4999. */
-function isSendableCloseCode(code: number): boolean {
-  if (!Number.isInteger(code)) return false;
-  if (code >= 3000 && code <= 4999) return true;
-  return code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006;
-}
-
-/** The close code `ws` sends for one of its receive errors (RFC 6455 §7.4.1). */
-function closeCodeForError(code: string | undefined): number {
-  if (code === undefined || !code.startsWith('WS_ERR_')) return 0; // a socket error, not a protocol one
-  if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return 1009;
-  if (code === 'WS_ERR_INVALID_UTF8') return 1007;
-  return 1002;
+  (this as SessionEmitter)[SESSION]!.onDrain();
 }
 
 class QueuedMessage implements WsMessage {
@@ -112,12 +74,6 @@ class QueuedMessage implements WsMessage {
   }
 }
 
-function toBuffer(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
-}
-
 /**
  * One WebSocket connection and its one Context. Messages are handled strictly one at a time
  * (request middleware → route → response middleware each), in arrival order; reading pauses
@@ -128,7 +84,7 @@ function uncork(session: WsSession): void {
   session.uncork();
 }
 
-export class WsSession implements ResponseChannel {
+export class WsSession implements ResponseChannel, WsTransportEvents {
   private readonly ctx: Context;
   private readonly route: Handler;
   private readonly settings: WsSessionSettings;
@@ -136,7 +92,7 @@ export class WsSession implements ResponseChannel {
   private readonly host: WsHost;
   /** The peer's address, kept once asked for: it stays readable after the socket is gone. */
   private remote: SocketAddress | undefined | null = null;
-  private ws: WebSocket | null = null;
+  private transport: WsTransport | null = null;
   /** Messages waiting their turn; made when one first has to wait, dropped once drained. */
   private queue: QueuedMessage[] | null = null;
   private queuedBytes = 0;
@@ -216,21 +172,14 @@ export class WsSession implements ResponseChannel {
     this.flags = on ? this.flags | CORKED : this.flags & ~CORKED;
   }
 
-  /** Takes over once `ws` has completed the handshake. */
-  attach(ws: WebSocket): void {
-    this.ws = ws;
+  /** Takes over once the handshake is complete and `transport` frames the socket. */
+  attach(transport: WsTransport): void {
+    this.transport = transport;
     const ctx = this.ctx;
     ctx._channel = this;
     ctx._webSocket = true;
     ctx._sent = true;
     ctx._keepAlive = false;
-    // Shared listeners that find the session through the emitter: with thousands of idle
-    // connections, one closure per event per connection is memory the bare `ws` never spends.
-    const emitters = ws as SessionEmitter;
-    emitters[SESSION] = this;
-    ws.on('message', onWsMessage);
-    ws.on('close', onWsClose);
-    ws.on('error', onWsError);
     void this.start();
   }
 
@@ -240,20 +189,20 @@ export class WsSession implements ResponseChannel {
    * pongs spares every connection a listener, and any traffic shows the peer is alive.
    */
   heartbeat(): void {
-    const ws = this.ws;
-    if (ws === null || ws.readyState !== OPEN) return;
+    const transport = this.transport;
+    if (transport === null || !transport.isOpen()) return;
     const bytesRead = this.socket.bytesRead;
     if (bytesRead === this.bytesReadAtPing) {
-      ws.terminate();
+      transport.terminate();
       return;
     }
     this.bytesReadAtPing = bytesRead;
-    ws.ping();
+    transport.ping();
   }
 
   /** Graceful server close: tell the peer we are going away (1001). */
   shutdown(): void {
-    this.close(GOING_AWAY, 'server shutting down');
+    this.close(CLOSE_GOING_AWAY, 'server shutting down');
   }
 
   /** Drops the connection at once (a close that outlasted its deadline). */
@@ -262,10 +211,10 @@ export class WsSession implements ResponseChannel {
   }
 
   private close(code: number, reason: string): void {
-    const ws = this.ws;
-    if (ws === null || ws.readyState !== OPEN) return;
+    const transport = this.transport;
+    if (transport === null || !transport.isOpen()) return;
     if (this.localCloseCode === 0) this.localCloseCode = code;
-    ws.close(code, reason);
+    transport.close(code, reason);
   }
 
   // ---- ResponseChannel -----------------------------------------------------------------------
@@ -279,11 +228,14 @@ export class WsSession implements ResponseChannel {
 
   /** @inheritdoc */
   sendChunk(_ctx: Context, data: string | Uint8Array): Promise<void> {
-    const ws = this.ws;
-    if (ws === null || ws.readyState !== OPEN) {
+    const transport = this.transport;
+    if (transport === null || !transport.isOpen()) {
       return Promise.reject(peerGoneError('the WebSocket is closed'));
     }
-    if (ws.bufferedAmount > this.settings.writeHighWater && this.socket.writableNeedDrain) {
+    if (
+      transport.bufferedAmount() > this.settings.writeHighWater &&
+      this.socket.writableNeedDrain
+    ) {
       // The peer reads slowly: hold this message until the socket drains, then send it.
       return this.waitForDrain().then(() => this.sendChunk(_ctx, data));
     }
@@ -294,7 +246,7 @@ export class WsSession implements ResponseChannel {
       this.socket.cork();
       process.nextTick(uncork, this);
     }
-    ws.send(data, typeof data === 'string' ? TEXT : BINARY);
+    transport.send(data);
     return RESOLVED;
   }
 
@@ -332,7 +284,7 @@ export class WsSession implements ResponseChannel {
 
   /** @inheritdoc */
   isPeerGone(): boolean {
-    return this.ws === null || this.ws.readyState !== OPEN;
+    return this.transport === null || !this.transport.isOpen();
   }
 
   /** @inheritdoc */
@@ -392,7 +344,7 @@ export class WsSession implements ResponseChannel {
         await hook(ctx);
       } catch (error) {
         await settings.pipeline.handleError(ctx, error);
-        this.close(INTERNAL_ERROR, 'onWsConnected failed');
+        this.close(CLOSE_INTERNAL_ERROR, 'onWsConnected failed');
         return;
       }
       if (ctx._aborted) {
@@ -405,21 +357,21 @@ export class WsSession implements ResponseChannel {
       const pending = settings.pipeline.run(ctx, this.route, false);
       if (pending !== undefined) await pending;
       // A handler that threw (its error went to errorHook) ends the connection as a failure.
-      if (ctx._failed) this.close(INTERNAL_ERROR, 'handler failed');
+      if (ctx._failed) this.close(CLOSE_INTERNAL_ERROR, 'handler failed');
       else this.close(1000, '');
       return;
     }
     this.processQueue();
   }
 
-  /** @internal */
-  onMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+  /** @inheritdoc */
+  onMessage(data: Buffer, isBinary: boolean): void {
     if (this.ready && !this.processing && !this.handlerMode && this.queue === null) {
       // Nothing waiting ahead of it: run this message now, queueing only if its chain suspends.
-      this.runMessage(toBuffer(data), isBinary);
+      this.runMessage(data, isBinary);
       return;
     }
-    const message = new QueuedMessage(toBuffer(data), isBinary);
+    const message = new QueuedMessage(data, isBinary);
     const waiting = this.waitingForMessage;
     if (waiting !== null) {
       this.waitingForMessage = null;
@@ -430,7 +382,10 @@ export class WsSession implements ResponseChannel {
     }
     (this.queue ??= []).push(message);
     this.queuedBytes += message.data.length;
-    if (this.queuedBytes > this.settings.readBufferSize && !this.ws!.isPaused) this.ws!.pause();
+    const transport = this.transport!;
+    if (this.queuedBytes > this.settings.readBufferSize && !transport.isReadingPaused()) {
+      transport.pauseReading();
+    }
     if (this.ready && !this.processing && !this.handlerMode) this.processQueue();
   }
 
@@ -447,8 +402,14 @@ export class WsSession implements ResponseChannel {
     this.queuedBytes -= message.data.length;
     this.ctx._request.body = message.data;
     this.ctx._binaryMessage = message.type === 'binary';
-    const ws = this.ws;
-    if (ws !== null && ws.isPaused && this.queuedBytes <= this.settings.readBufferSize) ws.resume();
+    const transport = this.transport;
+    if (
+      transport !== null &&
+      transport.isReadingPaused() &&
+      this.queuedBytes <= this.settings.readBufferSize
+    ) {
+      transport.resumeReading();
+    }
   }
 
   private runMessage(data: Buffer, isBinary: boolean): void {
@@ -489,14 +450,25 @@ export class WsSession implements ResponseChannel {
     }
   }
 
-  /** @internal */
-  async onClose(receivedCode: number, reason: string): Promise<void> {
+  /** @inheritdoc */
+  onProtocolError(code: number): void {
+    this.localCloseCode = code;
+  }
+
+  /** @inheritdoc */
+  onTransportClosed(code: number, reason: string): void {
+    void this.onClose(code, reason);
+  }
+
+  private async onClose(receivedCode: number, reason: string): Promise<void> {
     if (this.ended) return;
     this.ended = true;
     this.host.forgetWebSocket(this);
     // 1006 means no close frame arrived; the code we sent (or a protocol error forced) says more.
     const code =
-      receivedCode === ABNORMAL && this.localCloseCode !== 0 ? this.localCloseCode : receivedCode;
+      receivedCode === CLOSE_ABNORMAL && this.localCloseCode !== 0
+        ? this.localCloseCode
+        : receivedCode;
     const waiting = this.waitingForMessage;
     if (waiting !== null) {
       this.waitingForMessage = null;
