@@ -200,7 +200,7 @@ export class Connection implements ResponseChannel {
     });
   }
 
-  /** Gives the socket to the WebSocket session; from here on `ws` reads and writes it. */
+  /** Gives the socket to the WebSocket session; from here on its framing reads and writes it. */
   private handOver(ctx: Context, route: Handler, ws: WsEngine): void {
     const socket = this.socket;
     socket.off('data', onSocketData);
@@ -209,13 +209,13 @@ export class Connection implements ResponseChannel {
     this.requestStartedAt = 0;
     const head = this.parser.takeRemainder();
     const session = completeUpgrade(ctx, route, ws, socket, head, this.engine);
-    // Refused by `ws` itself (it answered and is closing the socket): this connection's close
-    // listener still finishes the exchange.
+    // Refused by `ws` itself (it answered and is closing the socket), or the socket is already
+    // closing: this connection's close listener still finishes the exchange.
     if (session === null) return;
-    // From here on `ws` and the session listen to the socket and the server tracks the session:
-    // this connection is garbage once the handover returns (idle WebSockets are many).
+    // From here on the framing and the session listen to the socket and the server tracks the
+    // session: this connection is garbage once the handover returns (idle WebSockets are many).
     socket.off('close', onSocketClose);
-    socket.off('error', noop); // `ws` has its own error listener now
+    socket.off('error', noop); // the framing has its own error listener now
     (socket as ConnectionSocket)[CONNECTION] = undefined;
     this.current = null;
     // A flush() still waiting from a preWsUpgrade hook would otherwise wait forever: what this

@@ -28,6 +28,8 @@ export const CLOSE_NO_STATUS = 1005;
 export const CLOSE_ABNORMAL = 1006;
 /** A text message or close reason was not valid UTF-8. */
 export const CLOSE_INVALID_PAYLOAD = 1007;
+/** A message broke the server's policy (`ws`: too many fragments buffered). */
+export const CLOSE_POLICY_VIOLATION = 1008;
 /** A message was larger than the server accepts. */
 export const CLOSE_TOO_BIG = 1009;
 /** The server failed while handling the connection. */

@@ -358,9 +358,10 @@ export class FramedSocket implements WsTransport {
   }
 
   /**
-   * Fails the connection (§7.1.7): sends a close frame with `code` and discards what else
-   * arrives. The socket stays open for reading until the peer answers or the close times
-   * out, so the peer sees the close frame rather than a reset.
+   * Fails the connection (§7.1.7): sends a close frame with `code`, ends our side of the TCP
+   * connection and discards whatever else arrives. Reading goes on until the peer's FIN (or the
+   * close timeout): closing with unread input would reset the connection, and the peer might
+   * lose the close frame.
    */
   private fail(code: number): void {
     this.flags |= IGNORE_INPUT;
@@ -368,6 +369,7 @@ export class FramedSocket implements WsTransport {
     this.message = null;
     this.events.onProtocolError(code);
     this.close(code, '');
+    this.socket.end();
     if ((this.flags & READING_PAUSED) !== 0) this.resumeReading();
   }
 

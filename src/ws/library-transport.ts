@@ -1,5 +1,10 @@
 import type { WebSocket } from 'ws';
-import { CLOSE_INVALID_PAYLOAD, CLOSE_PROTOCOL_ERROR, CLOSE_TOO_BIG } from './frame.js';
+import {
+  CLOSE_INVALID_PAYLOAD,
+  CLOSE_POLICY_VIOLATION,
+  CLOSE_PROTOCOL_ERROR,
+  CLOSE_TOO_BIG,
+} from './frame.js';
 import type { WsTransport, WsTransportEvents } from './transport.js';
 
 const OPEN = 1;
@@ -35,9 +40,17 @@ function onError(this: WebSocket, error: Error & { code?: string }): void {
 /** The close code `ws` sends for one of its receive errors (RFC 6455 §7.4.1). */
 function closeCodeForError(code: string | undefined): number {
   if (code === undefined || !code.startsWith('WS_ERR_')) return 0; // a socket error, not a protocol one
-  if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return CLOSE_TOO_BIG;
-  if (code === 'WS_ERR_INVALID_UTF8') return CLOSE_INVALID_PAYLOAD;
-  return CLOSE_PROTOCOL_ERROR;
+  switch (code) {
+    case 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH':
+    case 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH':
+      return CLOSE_TOO_BIG;
+    case 'WS_ERR_INVALID_UTF8':
+      return CLOSE_INVALID_PAYLOAD;
+    case 'WS_ERR_TOO_MANY_BUFFERED_PARTS':
+      return CLOSE_POLICY_VIOLATION;
+    default:
+      return CLOSE_PROTOCOL_ERROR;
+  }
 }
 
 /**

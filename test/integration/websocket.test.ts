@@ -6,7 +6,7 @@
  * Every test starts its own server on 127.0.0.1:0 and closes it.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
@@ -16,11 +16,21 @@ import { WebSocket, type ClientOptions } from 'ws';
 import { HttpError, Server, type Context } from '../../src/index.js';
 import { RawConnection, assertServing, parseResponses } from '../helpers/raw-client.js';
 import { eventually } from '../helpers/eventually.js';
+import {
+  OP_BINARY,
+  OP_CLOSE,
+  OP_CONT,
+  OP_PING,
+  OP_TEXT,
+  acceptFor,
+  closeCodeOf,
+  encodeFrame,
+  parseFrames,
+  rawUpgrade,
+} from '../helpers/raw-ws.js';
 import { serve } from '../helpers/serve.js';
 
 // ---- helpers -------------------------------------------------------------------------------
-
-const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /** Rejects after `ms` with `what` in the message, so a hang fails instead of stalling. */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -180,179 +190,6 @@ function openExpectingRefusal(
     5000,
     `refusal from ${url}`,
   );
-}
-
-// ---- raw RFC 6455 over net --------------------------------------------------------------------
-
-interface Frame {
-  fin: boolean;
-  rsv: number;
-  opcode: number;
-  masked: boolean;
-  payload: Buffer;
-}
-
-const OP_CONT = 0x0;
-const OP_TEXT = 0x1;
-const OP_BINARY = 0x2;
-const OP_CLOSE = 0x8;
-const OP_PING = 0x9;
-
-/** One frame as a client would send it (masked unless told otherwise). */
-function encodeFrame(
-  opcode: number,
-  payload: Buffer | string,
-  options: { fin?: boolean; mask?: boolean; rsv?: number } = {},
-): Buffer {
-  const data = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
-  const fin = options.fin ?? true;
-  const mask = options.mask ?? true;
-  const rsv = options.rsv ?? 0;
-  const first = (fin ? 0x80 : 0) | ((rsv & 0x7) << 4) | (opcode & 0x0f);
-  let header: Buffer;
-  if (data.length < 126) {
-    header = Buffer.from([first, (mask ? 0x80 : 0) | data.length]);
-  } else if (data.length < 65536) {
-    header = Buffer.alloc(4);
-    header[0] = first;
-    header[1] = (mask ? 0x80 : 0) | 126;
-    header.writeUInt16BE(data.length, 2);
-  } else {
-    header = Buffer.alloc(10);
-    header[0] = first;
-    header[1] = (mask ? 0x80 : 0) | 127;
-    header.writeBigUInt64BE(BigInt(data.length), 2);
-  }
-  if (!mask) return Buffer.concat([header, data]);
-  const key = randomBytes(4);
-  const masked = Buffer.alloc(data.length);
-  for (let i = 0; i < data.length; i++) masked[i] = data[i]! ^ key[i % 4]!;
-  return Buffer.concat([header, key, masked]);
-}
-
-/** Complete frames at the start of `buf`. */
-function parseFrames(buf: Buffer): Frame[] {
-  const frames: Frame[] = [];
-  let pos = 0;
-  while (pos + 2 <= buf.length) {
-    const b0 = buf[pos]!;
-    const b1 = buf[pos + 1]!;
-    let length = b1 & 0x7f;
-    let offset = pos + 2;
-    if (length === 126) {
-      if (offset + 2 > buf.length) break;
-      length = buf.readUInt16BE(offset);
-      offset += 2;
-    } else if (length === 127) {
-      if (offset + 8 > buf.length) break;
-      length = Number(buf.readBigUInt64BE(offset));
-      offset += 8;
-    }
-    const masked = (b1 & 0x80) !== 0;
-    let key: Buffer | null = null;
-    if (masked) {
-      if (offset + 4 > buf.length) break;
-      key = buf.subarray(offset, offset + 4);
-      offset += 4;
-    }
-    if (offset + length > buf.length) break;
-    const payload: Buffer = Buffer.from(buf.subarray(offset, offset + length));
-    if (key !== null)
-      for (let i = 0; i < payload.length; i++) payload[i] = payload[i]! ^ key[i % 4]!;
-    frames.push({
-      fin: (b0 & 0x80) !== 0,
-      rsv: (b0 >> 4) & 0x7,
-      opcode: b0 & 0x0f,
-      masked,
-      payload,
-    });
-    pos = offset + length;
-  }
-  return frames;
-}
-
-function closeCodeOf(frame: Frame): number {
-  return frame.payload.length >= 2 ? frame.payload.readUInt16BE(0) : 1005;
-}
-
-interface RawWs {
-  conn: RawConnection;
-  status: number;
-  headers: Record<string, string>;
-  key: string;
-  /** Frames the server sent after the handshake response. */
-  frames(): Frame[];
-  /** Waits for a frame matching `pred`. */
-  waitFrame(pred: (frame: Frame) => boolean, timeoutMs?: number): Promise<Frame>;
-  send(frame: Buffer): Promise<void>;
-}
-
-/**
- * Connects over `net` and sends a handshake: the standard headers, with `overrides` replacing
- * them (a value of null removes the header). Resolves once the response head arrived.
- */
-async function rawUpgrade(
-  port: number,
-  path: string,
-  overrides: Record<string, string | null> = {},
-  requestLine?: string,
-): Promise<RawWs> {
-  const key = randomBytes(16).toString('base64');
-  const headers: Record<string, string | null> = {
-    Host: `127.0.0.1:${port}`,
-    Upgrade: 'websocket',
-    Connection: 'Upgrade',
-    'Sec-WebSocket-Key': key,
-    'Sec-WebSocket-Version': '13',
-    ...overrides,
-  };
-  let text = `${requestLine ?? `GET ${path} HTTP/1.1`}\r\n`;
-  for (const [name, value] of Object.entries(headers))
-    if (value !== null) text += `${name}: ${value}\r\n`;
-  text += '\r\n';
-  const conn = await RawConnection.connect(port);
-  await conn.write(text);
-  const gotHead = await conn.waitUntil(() => conn.received.indexOf('\r\n\r\n') !== -1, 3000);
-  assert.ok(
-    gotHead,
-    `a response head to the handshake; got ${JSON.stringify(conn.received.toString('latin1'))}`,
-  );
-  const headEnd = conn.received.indexOf('\r\n\r\n') + 4;
-  const head = conn.received.subarray(0, headEnd).toString('latin1');
-  const [statusLine, ...lines] = head.trimEnd().split('\r\n');
-  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine ?? '')?.[1] ?? 0);
-  const parsed: Record<string, string> = {};
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    const name = line.slice(0, colon).toLowerCase();
-    const value = line.slice(colon + 1).trim();
-    parsed[name] = parsed[name] === undefined ? value : `${parsed[name]}, ${value}`;
-  }
-  const frames = (): Frame[] =>
-    status === 101 ? parseFrames(conn.received.subarray(headEnd)) : [];
-  return {
-    conn,
-    status,
-    headers: parsed,
-    key,
-    frames,
-    async waitFrame(pred, timeoutMs = 3000) {
-      const ok = await conn.waitUntil(() => frames().some(pred), timeoutMs);
-      const frame = frames().find(pred);
-      assert.ok(
-        ok && frame !== undefined,
-        `expected frame; got ${JSON.stringify(frames().map((f) => [f.opcode, f.payload.toString('latin1')]))}`,
-      );
-      return frame;
-    },
-    send: (frame) => conn.write(frame),
-  };
-}
-
-function acceptFor(key: string): string {
-  return createHash('sha1')
-    .update(key + WS_GUID)
-    .digest('base64');
 }
 
 /** Echo: a text message comes back as text, bytes as binary. */
