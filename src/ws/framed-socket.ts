@@ -206,17 +206,24 @@ export class FramedSocket implements WsTransport {
   /** @internal */
   onData(chunk: Buffer): void {
     if ((this.flags & IGNORE_INPUT) !== 0) return;
+    let input = chunk;
     const partial = this.partial;
-    if (partial === null) {
-      this.parse(chunk);
-      return;
+    if (partial !== null) {
+      partial.chunks.push(chunk);
+      partial.bytes += chunk.length;
+      // Joined only once the frame (or header) is complete: one copy, however many reads it took.
+      if (partial.bytes < partial.needed) return;
+      this.partial = null;
+      input = Buffer.concat(partial.chunks, partial.bytes);
     }
-    partial.chunks.push(chunk);
-    partial.bytes += chunk.length;
-    // Joined only once the frame (or header) is complete: one copy, however many reads it took.
-    if (partial.bytes < partial.needed) return;
-    this.partial = null;
-    this.parse(Buffer.concat(partial.chunks, partial.bytes));
+    // Replies that handlers send synchronously for the messages of this read go out together.
+    const socket = this.socket;
+    socket.cork();
+    try {
+      this.parse(input);
+    } finally {
+      socket.uncork();
+    }
   }
 
   /** Handles every complete frame in `input`; keeps an incomplete last one for later. */

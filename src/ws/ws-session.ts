@@ -240,20 +240,27 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
       return this.waitForDrain().then(() => this.sendChunk(_ctx, data));
     }
     if (!this.corked) {
-      // Messages sent in one turn of the event loop (the replies to a burst of messages that
-      // arrived in one read, say) leave in one write: far fewer syscalls than one per message.
+      // The replies to a burst of messages that arrived in one read leave in one write: the
+      // socket stays corked until the session has no message left to run (`uncorkIfIdle()`),
+      // or, for a handler still waiting on other work, until this turn's I/O is done.
       this.corked = true;
       this.socket.cork();
-      process.nextTick(uncork, this);
+      setImmediate(uncork, this);
     }
     transport.send(data);
     return RESOLVED;
   }
 
-  /** @internal Ends the batching `sendChunk()` started. */
+  /** @internal Ends the batching `sendChunk()` started, if it has not ended yet. */
   uncork(): void {
+    if (!this.corked) return;
     this.corked = false;
     this.socket.uncork();
+  }
+
+  /** Writes what the messages run so far have sent, once none is left running or waiting. */
+  private uncorkIfIdle(): void {
+    if (this.corked && !this.processing && this.queue === null) this.uncork();
   }
 
   /** @inheritdoc */
@@ -369,6 +376,7 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
     if (this.ready && !this.processing && !this.handlerMode && this.queue === null) {
       // Nothing waiting ahead of it: run this message now, queueing only if its chain suspends.
       this.runMessage(data, isBinary);
+      this.uncorkIfIdle();
       return;
     }
     const message = new QueuedMessage(data, isBinary);
@@ -448,6 +456,7 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
       this.consumed(message);
       this.runCurrentMessage();
     }
+    this.uncorkIfIdle();
   }
 
   /** @inheritdoc */
