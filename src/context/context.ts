@@ -650,6 +650,8 @@ export class Context {
   /**
    * Sends the current body as the next chunk of a stream (starting the stream if nothing was
    * sent yet), or as one WebSocket message. Waits while the peer is slow to read.
+   * A large `Uint8Array` body is handed to the socket as it is, not copied (as with any Node
+   * stream): give each send its own bytes rather than changing a buffer already sent.
    * @throws HyperlaneError `HL_ERR_PEER_GONE` once the client has gone
    */
   sendBody(): Promise<void> {

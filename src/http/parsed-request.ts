@@ -1,6 +1,7 @@
 import { COMMON_HEADER_NAMES } from './common-headers.js';
 
-const EMPTY_BODY = Buffer.alloc(0);
+/** The body of a request that has none; shared, never written to. */
+export const EMPTY_BODY = Buffer.alloc(0);
 
 // Bits of ParsedRequest.flags.
 const HTTP11 = 1 << 0;

@@ -207,6 +207,12 @@ export class Connection implements ResponseChannel {
     socket.off('drain', onSocketDrain);
     socket.off('end', onSocketEnd);
     this.requestStartedAt = 0;
+    // Reading resumes (on the next tick) before the framing starts: if the bytes already here
+    // make it pause, its pause must be the one that stands.
+    if (this.paused) {
+      this.paused = false;
+      socket.resume();
+    }
     const head = this.parser.takeRemainder();
     const session = completeUpgrade(ctx, route, ws, socket, head, this.engine);
     // Refused by `ws` itself (it answered and is closing the socket), or the socket is already
@@ -222,10 +228,6 @@ export class Connection implements ResponseChannel {
     // connection wrote is in the socket's queue ahead of the 101.
     this.drain?.resolveAll();
     this.engine.adoptWebSocket(this, session);
-    if (this.paused) {
-      this.paused = false;
-      socket.resume();
-    }
   }
 
   /** Writes an SSE comment to an open event stream that has been silent for `idleMs`. */

@@ -4,6 +4,7 @@ import {
   CLOSE_ABNORMAL,
   CLOSE_INVALID_PAYLOAD,
   CLOSE_NO_STATUS,
+  CLOSE_POLICY_VIOLATION,
   CLOSE_PROTOCOL_ERROR,
   CLOSE_TOO_BIG,
   MAX_CONTROL_PAYLOAD,
@@ -27,6 +28,12 @@ const CLOSE_TIMEOUT_MS = 30_000;
 /** Payloads up to this size are copied next to their header so a message is one write. */
 const COPY_PAYLOAD_LIMIT = 16 * 1024;
 const PING_FRAME = encodeFrame(OP_PING, Buffer.alloc(0));
+/**
+ * Most frames one message may span. Empty continuation frames add nothing to the message's
+ * size, so without a count a peer could make us hold fragments without end (`ws` closes at
+ * the same count with 1008).
+ */
+const MAX_FRAGMENTS = 16_384;
 
 // Bits of FramedSocket.flags.
 const CLOSE_SENT = 1 << 0;
@@ -295,8 +302,9 @@ export class FramedSocket implements WsTransport {
     if ((second & 0x80) === 0) return CLOSE_PROTOCOL_ERROR;
     if (opcode >= OP_CLOSE) {
       if (opcode > OP_PONG) return CLOSE_PROTOCOL_ERROR;
-      // Control frames are short and never fragmented (§5.5).
-      if (!final || length > MAX_CONTROL_PAYLOAD) return CLOSE_PROTOCOL_ERROR;
+      // Control frames are short, so their length always fits the 7-bit field (§5.2 asks for
+      // the shortest encoding), and never fragmented (§5.5).
+      if (!final || (second & 0x7f) > MAX_CONTROL_PAYLOAD) return CLOSE_PROTOCOL_ERROR;
       return 0;
     }
     if (opcode > OP_BINARY) return CLOSE_PROTOCOL_ERROR;
@@ -306,6 +314,8 @@ export class FramedSocket implements WsTransport {
     } else if (message !== null) {
       return CLOSE_PROTOCOL_ERROR; // a new message before the last one's final fragment
     }
+    if (message !== null && message.fragments.length >= MAX_FRAGMENTS)
+      return CLOSE_POLICY_VIOLATION;
     const soFar = message === null ? 0 : message.bytes;
     return soFar + length > this.maxPayload ? CLOSE_TOO_BIG : 0;
   }
@@ -327,7 +337,12 @@ export class FramedSocket implements WsTransport {
         return;
       }
       case OP_PING:
-        if (this.isOpen()) this.socket.write(encodeFrame(OP_PONG, payload));
+        // A peer that sends pings but does not read would fill our write buffer with pongs:
+        // while the socket waits to drain, pings go unanswered (answering only the latest
+        // ping is allowed, §5.5.3).
+        if (this.isOpen() && !this.socket.writableNeedDrain) {
+          this.socket.write(encodeFrame(OP_PONG, payload));
+        }
         return;
       case OP_CLOSE:
         this.onCloseFrame(payload);
@@ -359,9 +374,12 @@ export class FramedSocket implements WsTransport {
     this.flags |= CLOSE_RECEIVED | IGNORE_INPUT;
     this.receivedCode = code;
     this.receivedReason = reason;
-    if ((this.flags & CLOSE_SENT) === 0)
-      this.close(code, reason); // echo, then end
+    this.message = null;
+    // Echo the peer's close (then end), or end now if ours went first.
+    if ((this.flags & CLOSE_SENT) === 0) this.close(code, reason);
     else this.socket.end();
+    // Input is discarded from now on; reading on lets the peer's FIN close the socket.
+    if ((this.flags & READING_PAUSED) !== 0) this.resumeReading();
   }
 
   /**

@@ -189,7 +189,12 @@ export function completeUpgrade(
     ctx._routePattern !== undefined && ws.handlerModePatterns.has(ctx._routePattern);
   const session = new WsSession(ctx, route, handlerMode, ws, socket, host);
   if (ws.library !== null) return upgradeWithLibrary(session, ctx, ws.library, socket, head);
-  if (!socket.writable) return null;
+  // The client half-closed (or left) while preWsUpgrade hooks ran: a connection that can
+  // never send a close frame is refused, as `ws` refuses it.
+  if (!socket.readable || !socket.writable) {
+    socket.destroy();
+    return null;
+  }
   socket.write(switchingProtocolsHead(ctx, ws.protocols), 'latin1');
   const framed = new FramedSocket(socket, session, ws.maxPayload);
   session.attach(framed);

@@ -11,6 +11,7 @@ import { DrainWaiters, noop, RESOLVED } from '../util/drain-waiters.js';
 import { socketAddress } from '../util/socket-address.js';
 import { ChainRunner } from '../lifecycle/chain-runner.js';
 import type { Handler, Pipeline } from '../lifecycle/pipeline.js';
+import { EMPTY_BODY } from '../http/parsed-request.js';
 import {
   CLOSE_ABNORMAL,
   CLOSE_GOING_AWAY,
@@ -58,6 +59,24 @@ type SessionEmitter = { [SESSION]?: WsSession };
 
 function onSocketDrain(this: Socket): void {
   (this as SessionEmitter)[SESSION]!.onDrain();
+}
+
+/**
+ * What a waiting message counts against `wsBufferSize`: its bytes plus what holding it costs,
+ * so a flood of empty messages fills the queue too.
+ */
+const QUEUED_MESSAGE_OVERHEAD = 128;
+
+function queuedCost(message: QueuedMessage): number {
+  return message.data.length + QUEUED_MESSAGE_OVERHEAD;
+}
+
+/**
+ * `data` itself, or a copy when it is a small slice of a much larger read buffer: a waiting
+ * message should not keep a whole read alive.
+ */
+function ownBytes(data: Buffer): Buffer {
+  return data.length * 2 < data.buffer.byteLength ? Buffer.from(data) : data;
 }
 
 class QueuedMessage implements WsMessage {
@@ -192,7 +211,8 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
     const transport = this.transport;
     if (transport === null || !transport.isOpen()) return;
     const bytesRead = this.socket.bytesRead;
-    if (bytesRead === this.bytesReadAtPing) {
+    // While we are not reading (messages wait for a slow handler), silence is ours, not the peer's.
+    if (bytesRead === this.bytesReadAtPing && !transport.isReadingPaused()) {
       transport.terminate();
       return;
     }
@@ -379,7 +399,7 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
       this.uncorkIfIdle();
       return;
     }
-    const message = new QueuedMessage(data, isBinary);
+    const message = new QueuedMessage(ownBytes(data), isBinary);
     const waiting = this.waitingForMessage;
     if (waiting !== null) {
       this.waitingForMessage = null;
@@ -389,7 +409,7 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
       return;
     }
     (this.queue ??= []).push(message);
-    this.queuedBytes += message.data.length;
+    this.queuedBytes += queuedCost(message);
     const transport = this.transport!;
     if (this.queuedBytes > this.settings.readBufferSize && !transport.isReadingPaused()) {
       transport.pauseReading();
@@ -407,7 +427,7 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
   }
 
   private consumed(message: QueuedMessage): void {
-    this.queuedBytes -= message.data.length;
+    this.queuedBytes -= queuedCost(message);
     this.ctx._request.body = message.data;
     this.ctx._binaryMessage = message.type === 'binary';
     const transport = this.transport;
@@ -436,7 +456,16 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
       this.onMessageDone.bind(this),
       this.onRunnerFailure.bind(this),
     ));
-    if (!runner.run(ctx, this.route, false)) this.processing = true;
+    if (runner.run(ctx, this.route, false)) this.releaseMessage();
+    else this.processing = true;
+  }
+
+  /**
+   * The message's chain is over: the Context lets go of its bytes, which may be a slice of a
+   * whole read buffer (an idle connection would otherwise keep its last read alive).
+   */
+  private releaseMessage(): void {
+    this.ctx._request.body = EMPTY_BODY;
   }
 
   private onRunnerFailure(error: unknown): void {
@@ -446,6 +475,7 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
 
   private onMessageDone(): void {
     this.processing = false;
+    this.releaseMessage();
     this.processQueue();
   }
 
@@ -461,7 +491,8 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
 
   /** @inheritdoc */
   onProtocolError(code: number): void {
-    this.localCloseCode = code;
+    // A close frame we sent first is what went on the wire.
+    if (this.localCloseCode === 0) this.localCloseCode = code;
   }
 
   /** @inheritdoc */
