@@ -454,6 +454,13 @@ test('invalid UTF-8 in a text message closes with 1007', async (t) => {
   await assertServing(port);
 });
 
+/** A masked ping whose short payload is declared in the 16-bit length field (not the shortest form). */
+function pingWithLongLength(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const header = Buffer.from([0x80 | OP_PING, 0x80 | 126, 0, payload.length]);
+  return Buffer.concat([header, Buffer.alloc(4), payload]); // an all-zero mask leaves it as is
+}
+
 test('protocol errors (unmasked frame, reserved opcode, bad fragmentation) close with 1002', async (t) => {
   const closes: number[] = [];
   let handled = 0;
@@ -477,6 +484,7 @@ test('protocol errors (unmasked frame, reserved opcode, bad fragmentation) close
       Buffer.concat([encodeFrame(OP_TEXT, 'a', { fin: false }), encodeFrame(OP_TEXT, 'b')]),
     ],
     ['control frame over 125 bytes', encodeFrame(OP_PING, Buffer.alloc(126))],
+    ['short control frame with a 16-bit length', pingWithLongLength('hi')],
   ];
   for (const [name, bytes] of cases) {
     const raw = await rawUpgrade(port, '/echo');
