@@ -26,12 +26,12 @@ export interface WsEngine extends WsSessionSettings {
   readonly handlerModePatterns: ReadonlySet<string>;
 }
 
-/** Options for the `ws` server behind every upgrade. */
+/** Options for the `ws` server that frames compressed connections. */
 export interface WsServerOptions {
   /** Largest message accepted; larger closes with 1009. */
   readonly maxPayload: number;
-  /** permessage-deflate settings, or false for none. */
-  readonly compression: PerMessageDeflateOptions | false;
+  /** permessage-deflate settings. */
+  readonly compression: PerMessageDeflateOptions;
   /** Subprotocols this server speaks, in preference order; empty selects none. */
   readonly protocols: readonly string[];
 }
@@ -83,9 +83,7 @@ function selectProtocol(
 }
 
 /** Creates the `ws` server that frames compressed connections on one of our servers. */
-export function createWsServer(
-  options: WsServerOptions & { compression: PerMessageDeflateOptions },
-): WebSocketServer {
+export function createWsServer(options: WsServerOptions): WebSocketServer {
   const protocols = options.protocols;
   const server = new WebSocketServer({
     noServer: true,
