@@ -5,7 +5,54 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { RawConnection } from './raw-client.js';
+import { once } from 'node:events';
+import { WebSocket, type ClientOptions } from 'ws';
+import type { ServerConfig } from '../../src/index.js';
+import { RawConnection, assertServing } from './raw-client.js';
+
+/** One way the server frames WebSockets, for tests that run over both. */
+export interface TransportMode {
+  /** Shown in the test name. */
+  name: string;
+  /** What the server config needs for this framing. */
+  config: Partial<ServerConfig>;
+}
+
+/**
+ * Our own framing (the default), and the `ws` library's, which frames every connection once
+ * `wsCompression` is configured (a client that offers no permessage-deflate gets none).
+ */
+export const TRANSPORT_MODES: readonly TransportMode[] = [
+  { name: 'own framing', config: {} },
+  { name: 'ws framing (wsCompression)', config: { wsCompression: {} } },
+];
+
+/** Opens a `ws` client; rejects on an error or a non-101 answer within 3 s. */
+export async function openWs(
+  url: string,
+  protocols: string[] = [],
+  options: ClientOptions = {},
+): Promise<WebSocket> {
+  const ws = new WebSocket(url, protocols, options);
+  await once(ws, 'open', { signal: AbortSignal.timeout(3000) });
+  return ws;
+}
+
+/**
+ * The server still answers HTTP on `/`, and a fresh WebSocket to `url` (an echo route)
+ * echoes.
+ */
+export async function assertWsAlive(port: number, url: string): Promise<void> {
+  await assertServing(port, '/');
+  const ws = await openWs(url, [], { perMessageDeflate: false });
+  const reply = once(ws, 'message', { signal: AbortSignal.timeout(5000) });
+  ws.send('still alive?');
+  const [data] = (await reply) as [Buffer];
+  assert.equal(data.toString(), 'still alive?', 'a fresh WebSocket echoes');
+  const closed = once(ws, 'close', { signal: AbortSignal.timeout(3000) });
+  ws.close();
+  await closed;
+}
 
 /** The GUID RFC 6455 §1.3 hashes with the client's key to make Sec-WebSocket-Accept. */
 export const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';

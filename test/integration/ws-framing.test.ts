@@ -10,10 +10,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import type { Context, Server, ServerConfig } from '../../src/index.js';
 import { eventually } from '../helpers/eventually.js';
-import { assertServing } from '../helpers/raw-client.js';
 import {
   OP_BINARY,
   OP_CLOSE,
@@ -25,22 +24,16 @@ import {
   closeReasonOf,
   encodeFrame,
   rawUpgrade,
+  TRANSPORT_MODES,
+  assertWsAlive,
+  openWs,
   type Frame,
   type RawWs,
+  type TransportMode,
 } from '../helpers/raw-ws.js';
 import { serve, type Served } from '../helpers/serve.js';
 
 // ---- fixture ---------------------------------------------------------------------------------
-
-interface Mode {
-  name: string;
-  config: Partial<ServerConfig>;
-}
-
-const MODES: readonly Mode[] = [
-  { name: 'own framing', config: {} },
-  { name: 'ws framing (wsCompression)', config: { wsCompression: {} } },
-];
 
 interface Fixture extends Served {
   /** Messages the /echo route handled, in order ("text:…" or "binary:<length>"). */
@@ -80,7 +73,7 @@ async function reply(ctx: Context): Promise<void> {
 
 async function start(
   t: TestContext,
-  mode: Mode,
+  mode: TransportMode,
   config: Partial<ServerConfig> = {},
   setup: (server: Server) => void = () => {},
 ): Promise<Fixture> {
@@ -135,12 +128,6 @@ async function start(
 // ---- clients ---------------------------------------------------------------------------------
 
 /** Opens a `ws` client; rejects on an error or a non-101 answer. */
-async function openWs(url: string, protocols: string[] = []): Promise<WebSocket> {
-  const ws = new WebSocket(url, protocols);
-  await once(ws, 'open', { signal: AbortSignal.timeout(3000) });
-  return ws;
-}
-
 /** The next message on `ws`; rejects on an error, or if none comes in time. */
 async function nextMessage(ws: WebSocket): Promise<{ data: Buffer; isBinary: boolean }> {
   const [data, isBinary] = (await once(ws, 'message', {
@@ -157,13 +144,8 @@ async function closeWs(ws: WebSocket): Promise<number> {
 }
 
 /** The server answers HTTP, and a fresh WebSocket echoes. */
-async function assertAlive(fx: Fixture): Promise<void> {
-  await assertServing(fx.port, '/');
-  const ws = await openWs(fx.url('/alive'));
-  ws.send('still alive?');
-  const message = await nextMessage(ws);
-  assert.equal(message.data.toString(), 'still alive?', 'a fresh WebSocket echoes');
-  await closeWs(ws);
+function assertAlive(fx: Fixture): Promise<void> {
+  return assertWsAlive(fx.port, fx.url('/alive'));
 }
 
 /** Waits until the server sent `count` frames matching `pred`; returns them. */
@@ -240,7 +222,7 @@ function headerLengthOf(payloadLength: number): number {
 
 // ---- tests -----------------------------------------------------------------------------------
 
-for (const mode of MODES) {
+for (const mode of TRANSPORT_MODES) {
   test(`${mode.name}: frames written one byte at a time are reassembled (7-, 16-, 64-bit lengths)`, async (t) => {
     const fx = await start(t, mode);
     const text = Buffer.from('héllo ✓ 🎉', 'utf8'); // multi-byte characters split across reads

@@ -24,7 +24,7 @@ import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promi
 import { WebSocket } from 'ws';
 import type { Context, Server, ServerConfig } from '../../src/index.js';
 import { eventually } from '../helpers/eventually.js';
-import { RawConnection, assertServing } from '../helpers/raw-client.js';
+import { RawConnection } from '../helpers/raw-client.js';
 import {
   OP_BINARY,
   OP_CLOSE,
@@ -36,22 +36,16 @@ import {
   encodeFrame,
   parseFrames,
   rawUpgrade,
+  TRANSPORT_MODES,
+  assertWsAlive,
+  openWs,
   type Frame,
   type RawWs,
+  type TransportMode,
 } from '../helpers/raw-ws.js';
 import { serve, type Served } from '../helpers/serve.js';
 
 // ---- fixture ---------------------------------------------------------------------------------
-
-interface Mode {
-  name: string;
-  config: Partial<ServerConfig>;
-}
-
-const MODES: readonly Mode[] = [
-  { name: 'own framing', config: {} },
-  { name: 'ws framing (wsCompression)', config: { wsCompression: {} } },
-];
 
 const MiB = 1024 * 1024;
 
@@ -82,7 +76,7 @@ async function echo(ctx: Context): Promise<void> {
  */
 async function start(
   t: TestContext,
-  mode: Mode,
+  mode: TransportMode,
   config: Partial<ServerConfig> = {},
   setup: (server: Server) => void = () => {},
 ): Promise<Fixture> {
@@ -141,24 +135,14 @@ async function start(
 
 // ---- clients ---------------------------------------------------------------------------------
 
-/** Opens a `ws` client (no compression offered); rejects on an error or a non-101 answer. */
-async function openWs(url: string): Promise<WebSocket> {
-  const ws = new WebSocket(url, { perMessageDeflate: false });
-  await once(ws, 'open', { signal: AbortSignal.timeout(3000) });
-  return ws;
+/** Opens a `ws` client that offers no compression. */
+function openPlainWs(url: string): Promise<WebSocket> {
+  return openWs(url, [], { perMessageDeflate: false });
 }
 
 /** The server answers HTTP, and a fresh WebSocket echoes. */
-async function assertAlive(fx: Fixture): Promise<void> {
-  await assertServing(fx.port, '/');
-  const ws = await openWs(fx.url('/alive'));
-  const reply = once(ws, 'message', { signal: AbortSignal.timeout(5000) });
-  ws.send('still alive?');
-  const [data] = (await reply) as [Buffer];
-  assert.equal(data.toString(), 'still alive?', 'a fresh WebSocket echoes');
-  const closed = once(ws, 'close', { signal: AbortSignal.timeout(3000) });
-  ws.close();
-  await closed;
+function assertAlive(fx: Fixture): Promise<void> {
+  return assertWsAlive(fx.port, fx.url('/alive'));
 }
 
 /** An upgrade request's bytes, to send in one write with whatever should follow it. */
@@ -291,7 +275,7 @@ function mib(bytes: number): string {
 
 // ---- tests -----------------------------------------------------------------------------------
 
-for (const mode of MODES) {
+for (const mode of TRANSPORT_MODES) {
   test(`${mode.name}: a client that sent its FIN while preWsUpgrade ran is not upgraded into a connection that never ends`, async (t) => {
     const fx = await start(t, mode, {}, (server) => {
       server.preWsUpgrade(async () => {
@@ -420,7 +404,7 @@ for (const mode of MODES) {
 
   test(`${mode.name}: the heartbeat does not terminate a live client whose messages wait for a stuck handler`, async (t) => {
     const fx = await start(t, mode, { wsHeartbeat: 200 });
-    const ws = await openWs(fx.url('/stuck'));
+    const ws = await openPlainWs(fx.url('/stuck'));
     t.after(() => ws.terminate());
     // 1 MiB, far over wsBufferSize (4 KiB): reading pauses while the first message runs.
     for (let i = 0; i < 64; i++) ws.send(Buffer.alloc(16 * 1024));
