@@ -183,7 +183,7 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
     this.flags = on ? this.flags | ENDED : this.flags & ~ENDED;
   }
 
-  /** The socket is corked until the end of this tick (see `sendChunk()`). */
+  /** The socket is corked while replies batch (see `sendChunk()` and `uncorkIfIdle()`). */
   private get corked(): boolean {
     return (this.flags & CORKED) !== 0;
   }
