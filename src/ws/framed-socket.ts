@@ -25,6 +25,11 @@ import type { WsTransport, WsTransportEvents } from './transport.js';
 
 /** How long a closing handshake may wait for the peer before the socket is destroyed. */
 const CLOSE_TIMEOUT_MS = 30_000;
+/**
+ * How long the answer to a peer's close frame may wait for replies to the messages that came
+ * before it (RFC 6455 §5.5.1 lets an endpoint finish what it is sending first).
+ */
+const CLOSE_ANSWER_GRACE_MS = 1_000;
 /** Payloads up to this size are copied next to their header so a message is one write. */
 const COPY_PAYLOAD_LIMIT = 16 * 1024;
 const PING_FRAME = encodeFrame(OP_PING, Buffer.alloc(0));
@@ -65,6 +70,10 @@ function onSocketError(this: Socket): void {
 
 function destroySocket(socket: Socket): void {
   socket.destroy();
+}
+
+function answerClose(framed: FramedSocket): void {
+  framed.answerClose();
 }
 
 /** Input that ends inside a frame: kept until the frame's last byte arrives. */
@@ -182,6 +191,7 @@ export class FramedSocket implements WsTransport {
     if (socket.writable) socket.write(encodeFrame(OP_CLOSE, closePayload(code, reason)));
     // Both close frames exchanged: the handshake is over and the TCP connection may end.
     if ((this.flags & CLOSE_RECEIVED) !== 0) socket.end();
+    if (this.closeTimer !== null) clearTimeout(this.closeTimer); // a pending answer's grace
     this.closeTimer = setTimeout(destroySocket, CLOSE_TIMEOUT_MS, socket);
     this.closeTimer.unref();
   }
@@ -189,6 +199,16 @@ export class FramedSocket implements WsTransport {
   /** @inheritdoc */
   terminate(): void {
     this.socket.destroy();
+  }
+
+  /** @inheritdoc Echoes the peer's close code and reason, then ends the connection. */
+  answerClose(): void {
+    if ((this.flags & (CLOSE_RECEIVED | CLOSE_SENT)) !== CLOSE_RECEIVED) return;
+    if (this.closeTimer !== null) {
+      clearTimeout(this.closeTimer);
+      this.closeTimer = null;
+    }
+    this.close(this.receivedCode, this.receivedReason);
   }
 
   /** @inheritdoc */
@@ -375,9 +395,15 @@ export class FramedSocket implements WsTransport {
     this.receivedCode = code;
     this.receivedReason = reason;
     this.message = null;
-    // Echo the peer's close (then end), or end now if ours went first.
-    if ((this.flags & CLOSE_SENT) === 0) this.close(code, reason);
-    else this.socket.end();
+    if ((this.flags & CLOSE_SENT) !== 0) {
+      this.socket.end(); // ours went first: the handshake is over
+    } else if (this.events.onPeerClosing()) {
+      this.answerClose();
+    } else {
+      // Replies to earlier messages are still under way: they go first, for a short while.
+      this.closeTimer = setTimeout(answerClose, CLOSE_ANSWER_GRACE_MS, this);
+      this.closeTimer.unref();
+    }
     // Input is discarded from now on; reading on lets the peer's FIN close the socket.
     if ((this.flags & READING_PAUSED) !== 0) this.resumeReading();
   }

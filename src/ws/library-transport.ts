@@ -112,4 +112,7 @@ export class LibraryTransport implements WsTransport {
   isReadingPaused(): boolean {
     return this.webSocket.isPaused;
   }
+
+  /** @inheritdoc `ws` answers close frames at once by itself: nothing is deferred. */
+  answerClose(): void {}
 }

@@ -21,12 +21,20 @@ export interface WsTransport {
   resumeReading(): void;
   /** Whether reading is paused. */
   isReadingPaused(): boolean;
+  /** Answers a close frame whose answer `onPeerClosing()` deferred; later calls do nothing. */
+  answerClose(): void;
 }
 
 /** Where a transport delivers what happens on its connection. */
 export interface WsTransportEvents {
   /** One whole message (fragments joined; text already checked to be UTF-8). */
   onMessage(data: Buffer, isBinary: boolean): void;
+  /**
+   * A close frame arrived. Return true to have it answered at once, false to answer it later
+   * with `answerClose()` (replies to messages that came before it are still under way); the
+   * transport answers by itself after a short grace all the same.
+   */
+  onPeerClosing(): boolean;
   /** The peer broke the protocol; the transport is closing with `code` (1002, 1007, 1009). */
   onProtocolError(code: number): void;
   /**

@@ -53,6 +53,7 @@ const READY = 1 << 1;
 const PROCESSING = 1 << 2;
 const ENDED = 1 << 3;
 const CORKED = 1 << 4;
+const PEER_CLOSING = 1 << 5;
 
 const SESSION = Symbol('hyperlane.wsSession');
 type SessionEmitter = { [SESSION]?: WsSession };
@@ -191,6 +192,14 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
     this.flags = on ? this.flags | CORKED : this.flags & ~CORKED;
   }
 
+  /** The peer's close frame waits for the replies to earlier messages (`onPeerClosing()`). */
+  private get peerClosing(): boolean {
+    return (this.flags & PEER_CLOSING) !== 0;
+  }
+  private set peerClosing(on: boolean) {
+    this.flags = on ? this.flags | PEER_CLOSING : this.flags & ~PEER_CLOSING;
+  }
+
   /** Takes over once the handshake is complete and `transport` frames the socket. */
   attach(transport: WsTransport): void {
     this.transport = transport;
@@ -280,7 +289,9 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
 
   /** Writes what the messages run so far have sent, once none is left running or waiting. */
   private uncorkIfIdle(): void {
-    if (this.corked && !this.processing && this.queue === null) this.uncork();
+    if (this.processing || this.queue !== null) return;
+    if (this.corked) this.uncork();
+    if (this.peerClosing) this.transport?.answerClose();
   }
 
   /** @inheritdoc */
@@ -487,6 +498,14 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
       this.runCurrentMessage();
     }
     this.uncorkIfIdle();
+  }
+
+  /** @inheritdoc */
+  onPeerClosing(): boolean {
+    // A handler that reads messages itself is told by the end of its messages instead.
+    if (this.handlerMode || (!this.processing && this.queue === null)) return true;
+    this.peerClosing = true;
+    return false;
   }
 
   /** @inheritdoc */

@@ -666,3 +666,50 @@ for (const mode of TRANSPORT_MODES) {
     assert.deepEqual(fx.seen, []);
   });
 }
+
+// ---- our framing only ------------------------------------------------------------------------
+
+test('own framing: replies to messages sent before a close frame go out before its answer', async (t) => {
+  const [own] = TRANSPORT_MODES;
+  let release!: () => void;
+  const stuck = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  t.after(() => release());
+  const fx = await start(t, own!, {}, (server) => {
+    server.route('/slow', async (ctx) => {
+      const text = ctx.getRequestBodyString();
+      await sleep(100); // work that outlasts the arrival of the close frame
+      ctx.setResponseBody(`done ${text}`);
+      await ctx.sendBody();
+    });
+    server.route('/stuck', async () => {
+      await stuck;
+    });
+  });
+
+  // Two messages and the close frame in one write: both replies, then the echoed close.
+  const raw = await fx.upgrade('/slow');
+  await raw.send(
+    Buffer.concat([
+      encodeFrame(OP_TEXT, 'one'),
+      encodeFrame(OP_TEXT, 'two'),
+      encodeFrame(OP_CLOSE, closePayload(4000, 'bye')),
+    ]),
+  );
+  const close = await expectClose(raw, 4000, 'answer after the replies');
+  assert.equal(closeReasonOf(close), 'bye');
+  const order = raw.frames().map((f) => (f.opcode === OP_TEXT ? f.payload.toString() : f.opcode));
+  assert.deepEqual(order, ['done one', 'done two', OP_CLOSE]);
+  assert.ok(await eventually(() => raw.conn.closed, 3000), 'the TCP connection ends after it');
+  assert.deepEqual(await lastClose(fx, 1), { code: 4000, reason: 'bye' });
+
+  // A handler that never finishes delays the answer only for a short grace.
+  const held = await fx.upgrade('/stuck');
+  await held.send(
+    Buffer.concat([encodeFrame(OP_TEXT, 'wait'), encodeFrame(OP_CLOSE, closePayload(1000))]),
+  );
+  await expectClose(held, 1000, 'answer after the grace');
+  held.conn.destroy();
+  await assertAlive(fx);
+});
