@@ -31,6 +31,11 @@ export class DrainWaiters {
     for (const waiter of waiters) waiter.resolve();
   }
 
+  /** Whether a writer is waiting. */
+  get pending(): boolean {
+    return this.waiters.length > 0;
+  }
+
   /** The peer is gone: every waiter learns it. */
   rejectAll(error: Error): void {
     const waiters = this.waiters;

@@ -218,7 +218,8 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
    */
   heartbeat(): void {
     const transport = this.transport;
-    if (transport === null || !transport.isOpen()) return;
+    // A peer whose close waits for our replies sends nothing more; the grace bounds the wait.
+    if (transport === null || !transport.isOpen() || this.peerClosing) return;
     const bytesRead = this.socket.bytesRead;
     // While we are not reading (messages wait for a slow handler), silence is ours, not the peer's.
     if (bytesRead === this.bytesReadAtPing && !transport.isReadingPaused()) {
@@ -231,7 +232,9 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
 
   /** Graceful server close: tell the peer we are going away (1001). */
   shutdown(): void {
-    this.close(CLOSE_GOING_AWAY, 'server shutting down');
+    // A peer already closing gets its own close answered rather than our 1001.
+    if (this.peerClosing) this.transport?.answerClose();
+    else this.close(CLOSE_GOING_AWAY, 'server shutting down');
   }
 
   /** Drops the connection at once (a close that outlasted its deadline). */
@@ -291,7 +294,14 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
   private uncorkIfIdle(): void {
     if (this.processing || this.queue !== null) return;
     if (this.corked) this.uncork();
-    if (this.peerClosing) this.transport?.answerClose();
+    this.answerCloseIfDone();
+  }
+
+  /** Answers a deferred close once no reply is left to send (none running, queued or held). */
+  private answerCloseIfDone(): void {
+    if (!this.peerClosing || this.processing || this.queue !== null) return;
+    if (this.drain !== null && this.drain.pending) return; // replies wait for the socket to drain
+    this.transport?.answerClose();
   }
 
   /** @inheritdoc */
@@ -559,6 +569,11 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
 
   /** @internal */
   onDrain(): void {
-    this.drain?.resolveAll();
+    const drain = this.drain;
+    if (drain === null) return;
+    drain.resolveAll();
+    // The released replies are written in the microtasks just queued; a deferred close is
+    // answered after them.
+    if (this.peerClosing) queueMicrotask(() => this.answerCloseIfDone());
   }
 }

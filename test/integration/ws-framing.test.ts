@@ -713,3 +713,45 @@ test('own framing: replies to messages sent before a close frame go out before i
   held.conn.destroy();
   await assertAlive(fx);
 });
+
+test('own framing: a deferred close answer outlives a short heartbeat and a server close', async (t) => {
+  const [own] = TRANSPORT_MODES;
+  let release!: () => void;
+  const stuck = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  t.after(() => release());
+  let stuckSeen = 0;
+  const fx = await start(t, own!, { wsHeartbeat: 200 }, (server) => {
+    server.route('/slow', async (ctx) => {
+      await sleep(700); // several heartbeats, during which the closing peer stays silent
+      ctx.setResponseBody(`done ${ctx.getRequestBodyString()}`);
+      await ctx.sendBody();
+    });
+    server.route('/stuck', async () => {
+      stuckSeen++;
+      await stuck;
+    });
+  });
+  const slow = await fx.upgrade('/slow');
+  await slow.send(
+    Buffer.concat([encodeFrame(OP_TEXT, 'one'), encodeFrame(OP_CLOSE, closePayload(4000))]),
+  );
+  await expectClose(slow, 4000, 'answered, not terminated by the heartbeat');
+  const order = slow.frames().map((f) => (f.opcode === OP_TEXT ? f.payload.toString() : f.opcode));
+  assert.deepEqual(order, ['done one', OP_CLOSE]);
+
+  // The server closing while a peer's close waits: the peer gets its own close answered.
+  const held = await fx.upgrade('/stuck');
+  await held.send(
+    Buffer.concat([encodeFrame(OP_TEXT, 'wait'), encodeFrame(OP_CLOSE, closePayload(4002))]),
+  );
+  // The message and the close frame came in one write: once the handler has the message, the
+  // close frame has been read and its answer deferred.
+  assert.ok(await eventually(() => stuckSeen === 1, 3000), 'the stuck handler got its message');
+  const closing = fx.running.close({ timeout: 2000 });
+  await expectClose(held, 4002, 'the echo, not 1001');
+  assert.equal(held.frames().filter((f) => f.opcode === OP_CLOSE).length, 1, 'one close frame');
+  held.conn.destroy();
+  await closing;
+});
