@@ -146,8 +146,7 @@ export class ParsedRequest {
     const host = this.host;
     if (host !== undefined) {
       // Usually the Host header's own value: share that copy rather than make a second one.
-      const index = this.findHeader('host');
-      const shared = index === -1 ? undefined : this.headers[index];
+      const shared = this.firstHeader('host');
       this.host = shared === host ? shared : ownString(host);
     }
     if (this.upgradeHeader !== undefined) this.upgradeHeader = keptString(this.upgradeHeader);
@@ -168,6 +167,12 @@ export class ParsedRequest {
     const headers = this.headers;
     for (let i = from; i < headers.length; i += 2) if (headers[i] === name) return i + 1;
     return -1;
+  }
+
+  /** The value of the first field named `name` (lower-case), or undefined. */
+  firstHeader(name: string): string | undefined {
+    const index = this.findHeader(name);
+    return index === -1 ? undefined : this.headers[index];
   }
 
   /** `HTTP/1.1` or `HTTP/1.0`. */

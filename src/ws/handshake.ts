@@ -21,11 +21,6 @@ export function isWebSocketUpgrade(request: ParsedRequest): boolean {
   return upgrade !== undefined && upgrade.toLowerCase().includes('websocket');
 }
 
-function headerValue(request: ParsedRequest, name: string): string | undefined {
-  const index = request.findHeader(name);
-  return index === -1 ? undefined : request.headers[index];
-}
-
 /**
  * The subprotocols a client offers (`Sec-WebSocket-Protocol`, a list of distinct tokens over
  * any number of header lines).
@@ -65,14 +60,14 @@ export function checkHandshake(request: ParsedRequest): HandshakeRejection | nul
       headers: NO_HEADERS,
     };
   }
-  if (headerValue(request, 'sec-websocket-version') !== '13') {
+  if (request.firstHeader('sec-websocket-version') !== '13') {
     return {
       status: 426,
       message: 'unsupported Sec-WebSocket-Version; this server speaks 13',
       headers: { 'sec-websocket-version': '13' },
     };
   }
-  const key = headerValue(request, 'sec-websocket-key');
+  const key = request.firstHeader('sec-websocket-key');
   if (key === undefined || !WEBSOCKET_KEY.test(key)) {
     return { status: 400, message: 'missing or malformed Sec-WebSocket-Key', headers: NO_HEADERS };
   }

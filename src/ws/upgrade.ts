@@ -114,7 +114,7 @@ const ACCEPT_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /** The 101 for a handshake `checkHandshake` accepted, as one string. */
 function switchingProtocolsHead(ctx: Context, protocols: readonly string[]): string {
   const request = ctx._request;
-  const key = request.headers[request.findHeader('sec-websocket-key')]!;
+  const key = request.firstHeader('sec-websocket-key')!;
   const accept = createHash('sha1')
     .update(key + ACCEPT_GUID)
     .digest('base64');
@@ -185,14 +185,14 @@ export function completeUpgrade(
 ): WsSession | null {
   const handlerMode =
     ctx._routePattern !== undefined && ws.handlerModePatterns.has(ctx._routePattern);
-  const session = new WsSession(ctx, route, handlerMode, ws, socket, host);
-  if (ws.library !== null) return upgradeWithLibrary(session, ctx, ws.library, socket, head);
-  // The client half-closed (or left) while preWsUpgrade hooks ran: a connection that can
-  // never send a close frame is refused, as `ws` refuses it.
-  if (!socket.readable || !socket.writable) {
+  if (ws.library === null && (!socket.readable || !socket.writable)) {
+    // The client half-closed (or left) while preWsUpgrade hooks ran: a connection that can
+    // never send a close frame is refused, as `ws` refuses it.
     socket.destroy();
     return null;
   }
+  const session = new WsSession(ctx, route, handlerMode, ws, socket, host);
+  if (ws.library !== null) return upgradeWithLibrary(session, ctx, ws.library, socket, head);
   socket.write(switchingProtocolsHead(ctx, ws.protocols), 'latin1');
   const framed = new FramedSocket(socket, session, ws.maxPayload);
   session.attach(framed);

@@ -16,6 +16,7 @@ import {
   CLOSE_ABNORMAL,
   CLOSE_GOING_AWAY,
   CLOSE_INTERNAL_ERROR,
+  CLOSE_NORMAL,
   isSendableCloseCode,
 } from './frame.js';
 import type { WsTransport, WsTransportEvents } from './transport.js';
@@ -306,7 +307,7 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
 
   /** @inheritdoc */
   endStream(_ctx: Context, code?: number, reason?: string): Promise<void> {
-    const closeCode = code ?? 1000;
+    const closeCode = code ?? CLOSE_NORMAL;
     const closeReason = reason ?? '';
     if (!isSendableCloseCode(closeCode)) {
       return Promise.reject(
@@ -396,7 +397,7 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
         return;
       }
       if (ctx._aborted) {
-        this.close(1000, '');
+        this.close(CLOSE_NORMAL, '');
         return;
       }
     }
@@ -406,7 +407,7 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
       if (pending !== undefined) await pending;
       // A handler that threw (its error went to errorHook) ends the connection as a failure.
       if (ctx._failed) this.close(CLOSE_INTERNAL_ERROR, 'handler failed');
-      else this.close(1000, '');
+      else this.close(CLOSE_NORMAL, '');
       return;
     }
     this.processQueue();
@@ -424,8 +425,7 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
     const waiting = this.waitingForMessage;
     if (waiting !== null) {
       this.waitingForMessage = null;
-      this.ctx._request.body = message.data;
-      this.ctx._binaryMessage = message.type === 'binary';
+      this.present(message.data, message.type === 'binary');
       waiting(message);
       return;
     }
@@ -449,8 +449,7 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
 
   private consumed(message: QueuedMessage): void {
     this.queuedBytes -= queuedCost(message);
-    this.ctx._request.body = message.data;
-    this.ctx._binaryMessage = message.type === 'binary';
+    this.present(message.data, message.type === 'binary');
     const transport = this.transport;
     if (
       transport !== null &&
@@ -462,10 +461,15 @@ export class WsSession implements ResponseChannel, WsTransportEvents {
   }
 
   private runMessage(data: Buffer, isBinary: boolean): void {
+    this.present(data, isBinary);
+    this.runCurrentMessage();
+  }
+
+  /** Makes `data` the message the Context holds (`getRequestBody()`, `getWsMessageType()`). */
+  private present(data: Buffer, isBinary: boolean): void {
     const ctx = this.ctx;
     ctx._request.body = data;
     ctx._binaryMessage = isBinary;
-    this.runCurrentMessage();
   }
 
   /** Runs the chain for the message now in the Context; marks the session busy if it suspends. */
