@@ -309,7 +309,8 @@ export class Connection implements ResponseChannel {
     this.lastActivity = lastClockReading();
     if (this.peerGone) return false;
     if (!ctx._keepAlive || this.closing) {
-      this.closeGracefully();
+      if (!ctx._request.keepAlive) this.closeAsAsked();
+      else this.closeGracefully();
       return false;
     }
     if (this.parser.bufferedBytes() > 0) this.requestStartedAt = this.lastActivity;
@@ -604,6 +605,30 @@ export class Connection implements ResponseChannel {
     }
   }
 
+  /**
+   * Closes after a request that itself asked for the connection to close (`Connection: close`,
+   * or HTTP/1.0 without keep-alive). Such a client sends nothing more (RFC 9112 §9.6), so once
+   * the response is all in the kernel's hands there is nothing to wait for: the socket is
+   * closed at once, as `node:http` does, sparing a read, a shutdown and a timer per
+   * connection. The kernel still delivers the queued bytes, then its FIN. Otherwise (bytes
+   * still queued in the process, bytes already received past the request, or TLS, whose
+   * layer has its own queue) the close is the graceful one.
+   */
+  private closeAsAsked(): void {
+    const socket = this.socket;
+    if (
+      socket.writableLength === 0 &&
+      this.parser.bufferedBytes() === 0 &&
+      !this.peerGone &&
+      this.closeTimer === null &&
+      !this.isSecure()
+    ) {
+      socket.destroy();
+      return;
+    }
+    this.closeGracefully();
+  }
+
   /** Half-closes after flushing what was written, and destroys the socket if the peer lingers. */
   closeGracefully(): void {
     if (this.closeTimer !== null || this.peerGone) return;
@@ -670,10 +695,6 @@ export class Connection implements ResponseChannel {
   }
 }
 
-/**
- * The length a HEAD response announces: the body's, or, when the handler built no body, the
- * Content-Length it set itself (the size the GET would have), if that is a valid number.
- */
 function uncorkConnection(connection: Connection): void {
   connection.uncork();
 }
@@ -685,6 +706,10 @@ function overLength(size: number, left: number): HyperlaneError {
   );
 }
 
+/**
+ * The length a HEAD response announces: the body's, or, when the handler built no body, the
+ * Content-Length it set itself (the size the GET would have), if that is a valid number.
+ */
 function headContentLength(ctx: Context, bodyLength: number): number {
   if (bodyLength > 0) return bodyLength;
   return Math.max(ctx._declaredContentLength(), 0);

@@ -90,6 +90,10 @@ function setupApp(server: StartedServer['server']): void {
     // A fresh buffer per response, so responses a server holds show up in its memory.
     ctx.setResponseStatusCode(200).setResponseBody(Buffer.alloc(BIG_SIZE, 0x78));
   });
+  server.get('/huge', (ctx) => {
+    // More than the kernel's socket buffers hold: part of it waits in the process.
+    ctx.setResponseStatusCode(200).setResponseBody(Buffer.alloc(HUGE_SIZE, 0x79));
+  });
   server.get('/stream', async (ctx) => {
     ctx
       .setResponseStatusCode(200)
@@ -105,6 +109,8 @@ function setupApp(server: StartedServer['server']): void {
 
 /** Size of the GET /big response body (backpressure test). */
 const BIG_SIZE = 256 * 1024;
+/** Size of the GET /huge response body: more than loopback socket buffers hold. */
+const HUGE_SIZE = 16 * 1024 * 1024;
 
 interface Mode {
   label: string;
@@ -472,6 +478,37 @@ describe('HTTP/1.1 conformance over sockets', { timeout: 120_000 }, () => {
       assert.equal(x.finals[0]?.status, 200);
       assert.ok(x.closed, `closed; got ${showBytes(x.bytes)}`);
     });
+
+    for (const [path, size] of [
+      ['/big', BIG_SIZE],
+      ['/huge', HUGE_SIZE],
+    ] as const) {
+      for (const [label, head] of [
+        ['Connection: close', ['GET PATH HTTP/1.1', 'Host: example.com', 'Connection: close']],
+        ['HTTP/1.0 without keep-alive', ['GET PATH HTTP/1.0']],
+      ] as const) {
+        test(`${label}, GET ${path}: a client that reads late still gets every byte, then the close`, async () => {
+          // The server closes as soon as the response is written: what the kernel still holds
+          // (all of /big, part of /huge) must reach the client all the same.
+          const conn = await RawConnection.connect(main.port);
+          try {
+            conn.socket.pause();
+            await conn.write(req(head.map((line) => line.replace('PATH', path))));
+            await sleep(300);
+            conn.socket.resume();
+            assert.ok(await conn.waitClosed(20_000), 'closed by the server');
+            const [res] = finalResponses(conn.parse().responses);
+            assert.equal(res?.status, 200);
+            assert.equal(res.headers['connection']?.toLowerCase(), 'close');
+            assert.equal(res.body.length, size, 'the whole body');
+            assert.ok(res.body.every((byte) => byte === res.body[0]));
+          } finally {
+            conn.destroy();
+          }
+          await assertServing(main.port);
+        });
+      }
+    }
 
     test('a long pipeline (200 requests in one write) is answered in order, never dropped', async () => {
       const n = 200;
