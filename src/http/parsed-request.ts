@@ -1,5 +1,8 @@
 import { COMMON_HEADER_NAMES } from './common-headers.js';
 
+/** The header fields of a request that has none yet; shared, so never written to. */
+const NO_FIELDS: string[] = [];
+
 /** The body of a request that has none; shared, never written to. */
 export const EMPTY_BODY = Buffer.alloc(0);
 
@@ -60,7 +63,7 @@ export class ParsedRequest {
    * index, its value (latin1, trimmed) right after. One array rather than two parallel ones:
    * an allocation less per request, and less to keep for a WebSocket's lifetime.
    */
-  headers: string[] = [];
+  headers: string[] = NO_FIELDS;
   /** The Host header value (or an absolute-form target's authority), if any. */
   host: string | undefined = undefined;
   /** The authority of an absolute-form target (`http://authority/path`), if that form was used. */
@@ -156,7 +159,10 @@ export class ParsedRequest {
 
   /** Appends one header field (`name` already lower-case). */
   addHeader(name: string, value: string): void {
-    this.headers.push(name, value);
+    // Made to the size of the first field: most requests carry few, and an array grown by a
+    // first push reserves room for many.
+    if (this.headers === NO_FIELDS) this.headers = [name, value];
+    else this.headers.push(name, value);
   }
 
   /**

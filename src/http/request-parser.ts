@@ -48,6 +48,34 @@ KNOWN_HEADER_NAMES.set('Sec-WebSocket-Key', 'sec-websocket-key')
   .set('Sec-WebSocket-Protocol', 'sec-websocket-protocol')
   .set('Last-Event-ID', 'last-event-id')
   .set('X-Request-ID', 'x-request-id');
+// The same spellings found by a name's length and first letter, then compared in place: a
+// header line's name is recognised without cutting it out as a string and hashing it.
+const MAX_KNOWN_NAME = 32;
+const KNOWN_BY_SHAPE: ([spelling: string, lower: string][] | undefined)[] = [];
+for (const [spelling, lower] of KNOWN_HEADER_NAMES) {
+  if (spelling.length > MAX_KNOWN_NAME) continue;
+  const shape = nameShape(spelling.length, spelling.charCodeAt(0));
+  (KNOWN_BY_SHAPE[shape] ??= []).push([spelling, lower]);
+}
+
+function nameShape(length: number, firstChar: number): number {
+  return (length << 7) | (firstChar & 127);
+}
+
+/** The lower-case form of a header line's name when it is a known spelling (`colon` its end). */
+function knownHeaderName(line: string, colon: number): string | undefined {
+  if (colon > MAX_KNOWN_NAME) return undefined;
+  const candidates = KNOWN_BY_SHAPE[nameShape(colon, line.charCodeAt(0))];
+  if (candidates === undefined) return undefined;
+  for (let i = 0; i < candidates.length; i++) {
+    const candidate = candidates[i]!;
+    const spelling = candidate[0];
+    let at = 1;
+    while (at < colon && line.charCodeAt(at) === spelling.charCodeAt(at)) at++;
+    if (at === colon) return candidate[1];
+  }
+  return undefined;
+}
 
 // RFC 3986 host (reg-name, IPv4, or a bracketed IP literal) with an optional port; may be empty.
 const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.vV]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::\d*)?$/;
@@ -96,8 +124,14 @@ export class RequestParser {
   private state: State = State.RequestLine;
   private request: ParsedRequest | null = null;
   private headBytes = 0;
-  /** The last Host value that passed the authority check (see `onHeaderLine()`). */
-  private lastValidHost = '';
+  /**
+   * The head bytes as text, made with one native call for all the lines it holds (every line
+   * of a small request, of a pipelined batch) rather than one search and one copy per line:
+   * `buffer` from `headTextStart` on, at most as far as a head may still reach.
+   */
+  private headText = '';
+  private headTextStart = 0;
+  private headTextOf: Buffer = EMPTY;
   private remaining = 0;
   /** The body so far when it arrived in one piece (a view of the socket's chunk, no copy). */
   private bodyFirst: Buffer | null = null;
@@ -134,9 +168,16 @@ export class RequestParser {
   /** Takes what is left unparsed (for a protocol switch such as WebSocket). */
   takeRemainder(): Buffer {
     const rest = this.buffer.subarray(this.offset);
+    this.release();
+    return rest;
+  }
+
+  /** Lets go of the buffered bytes and the text made of them. */
+  private release(): void {
     this.buffer = EMPTY;
     this.offset = 0;
-    return rest;
+    this.headText = '';
+    this.headTextOf = EMPTY;
   }
 
   /**
@@ -148,10 +189,7 @@ export class RequestParser {
     const request = this.parseNext();
     // Everything received is consumed: let the last chunk go rather than hold it while the
     // connection idles (each read is its own allocation).
-    if (request === null && this.offset >= this.buffer.length) {
-      this.buffer = EMPTY;
-      this.offset = 0;
-    }
+    if (request === null && this.offset >= this.buffer.length) this.release();
     return request;
   }
 
@@ -193,23 +231,53 @@ export class RequestParser {
   private readHeadLine(): string | null {
     const buffer = this.buffer;
     const start = this.offset;
-    const lf = buffer.indexOf(LF, start);
+    let text = this.headText;
+    let at = start - this.headTextStart;
+    if (this.headTextOf !== buffer || at < 0 || at >= text.length) {
+      text = this.makeHeadText(start);
+      at = 0;
+    }
+    let lf = text.indexOf('\n', at);
+    if (lf === -1 && at > 0 && this.isHeadTextCut()) {
+      // Made for an earlier head, which the limit allowed to reach less far: make it anew.
+      text = this.makeHeadText(start);
+      at = 0;
+      lf = text.indexOf('\n');
+    }
     const inRequestLine = this.state === State.RequestLine;
     if (lf === -1) {
-      if (this.headBytes + buffer.length - start > this.limits.maxHeadSize) {
+      // Cut short by the limit, or over it with what is buffered: the line is too long.
+      if (
+        this.isHeadTextCut() ||
+        this.headBytes + buffer.length - start > this.limits.maxHeadSize
+      ) {
         throw this.headTooLarge(inRequestLine);
       }
       return null;
     }
-    const lineBytes = lf + 1 - start;
+    const lineBytes = lf + 1 - at;
     if (this.headBytes + lineBytes > this.limits.maxHeadSize)
       throw this.headTooLarge(inRequestLine);
-    if (lf === start || buffer[lf - 1] !== CR) {
+    if (lf === at || text.charCodeAt(lf - 1) !== CR) {
       throw new HttpParseError(400, 'line ends in a bare LF; HTTP/1.1 lines end in CRLF');
     }
-    this.offset = lf + 1;
+    this.offset = start + lineBytes;
     this.headBytes += lineBytes;
-    return (buffer as LatinSliceable).latin1Slice(start, lf - 1);
+    return text.slice(at, lf - 1);
+  }
+
+  /** Whether `headText` stops short of the buffered bytes (the head limit cut it). */
+  private isHeadTextCut(): boolean {
+    return this.headTextStart + this.headText.length < this.buffer.length;
+  }
+
+  /** Makes `headText` from `start` on, as far as a line of this head may still reach. */
+  private makeHeadText(start: number): string {
+    const buffer = this.buffer;
+    const end = Math.min(buffer.length, start + this.limits.maxHeadSize - this.headBytes + 1);
+    this.headTextStart = start;
+    this.headTextOf = buffer;
+    return (this.headText = (buffer as LatinSliceable).latin1Slice(start, end));
   }
 
   private headTooLarge(inRequestLine: boolean): HttpParseError {
@@ -306,11 +374,11 @@ export class RequestParser {
     }
     const colon = line.indexOf(':');
     if (colon <= 0) throw new HttpParseError(400, 'header line has no field name');
-    const name = line.slice(0, colon);
     // A common name (as clients spell it) is a valid token: one lookup gives its shared
     // lower-case form, instead of a regex and a new string per header per request.
-    let lowerName = KNOWN_HEADER_NAMES.get(name);
+    let lowerName = knownHeaderName(line, colon);
     if (lowerName === undefined) {
+      const name = line.slice(0, colon);
       if (!TOKEN.test(name)) {
         throw new HttpParseError(
           400,
@@ -320,19 +388,19 @@ export class RequestParser {
       lowerName = name.toLowerCase();
     }
     const value = trimOws(line, colon + 1);
-    if (!FIELD_VALUE.test(value)) {
-      throw new HttpParseError(400, `header "${name}" has invalid bytes in its value`);
+    // Host has a stricter check of its own below, which refuses whatever this one would.
+    if (lowerName !== 'host' && !FIELD_VALUE.test(value)) {
+      throw new HttpParseError(
+        400,
+        `header "${line.slice(0, colon)}" has invalid bytes in its value`,
+      );
     }
-    request.headers.push(lowerName, value);
+    request.addHeader(lowerName, value);
     switch (lowerName) {
       case 'host':
         if (request.host !== undefined) throw new HttpParseError(400, 'more than one Host header');
-        // RFC 9112 §3.2: a Host that is not a valid authority MUST be refused. A keep-alive
-        // client sends the same one every time: checked once per connection, then compared.
-        if (value !== this.lastValidHost) {
-          if (!HOST_VALUE.test(value)) throw new HttpParseError(400, `invalid Host "${value}"`);
-          this.lastValidHost = value;
-        }
+        // RFC 9112 §3.2: a Host that is not a valid authority MUST be refused.
+        if (!HOST_VALUE.test(value)) throw new HttpParseError(400, `invalid Host "${value}"`);
         request.host = value;
         break;
       case 'content-length':
