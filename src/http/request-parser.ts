@@ -296,14 +296,18 @@ export class RequestParser {
     if (secondSpace === -1 || line.indexOf(' ', secondSpace + 1) !== -1) {
       throw new HttpParseError(400, 'request line is not "method SP target SP version"');
     }
-    const method = line.slice(0, firstSpace);
+    // GET and HTTP/1.1 are recognised in place: no string cut out for either, most of the time.
+    const method = firstSpace === 3 && line.startsWith('GET') ? 'GET' : line.slice(0, firstSpace);
     const target = line.slice(firstSpace + 1, secondSpace);
-    const versionText = line.slice(secondSpace + 1);
-    if (!isCommonMethod(method) && !TOKEN.test(method)) {
+    if (method !== 'GET' && !isCommonMethod(method) && !TOKEN.test(method)) {
       throw new HttpParseError(400, 'method is not a token');
     }
-    if (!TARGET.test(target)) throw new HttpParseError(400, 'request target has invalid bytes');
-    const request = new ParsedRequest(method, target, isHttp11(versionText));
+    if (!isTargetText(target)) throw new HttpParseError(400, 'request target has invalid bytes');
+    const http11 =
+      line.length - secondSpace === 9 && line.endsWith('HTTP/1.1')
+        ? true
+        : isHttp11(line.slice(secondSpace + 1));
+    const request = new ParsedRequest(method, target, http11);
     this.resolveTargetForm(request, target);
     this.request = request;
     this.state = State.HeaderLine;
@@ -639,6 +643,17 @@ function isCommonMethod(method: string): boolean {
 }
 
 /** True for HTTP/1.1, false for HTTP/1.0; throws 505 for other well-formed versions, else 400. */
+/** Whether a request target is printable ASCII only (no spaces, no controls), and not empty. */
+function isTargetText(target: string): boolean {
+  // Short targets, the most common, are checked faster by a loop than by a regex call.
+  if (target.length > 32) return TARGET.test(target);
+  for (let i = 0; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return target.length > 0;
+}
+
 function isHttp11(versionText: string): boolean {
   if (versionText === 'HTTP/1.1') return true;
   if (versionText === 'HTTP/1.0') return false;
