@@ -11,7 +11,6 @@ import { DrainWaiters, noop, RESOLVED } from '../util/drain-waiters.js';
 import { socketAddress } from '../util/socket-address.js';
 import type { ParsedRequest } from '../http/parsed-request.js';
 import { HttpParseError, RequestParser } from '../http/request-parser.js';
-import { lastClockReading } from '../http/date-cache.js';
 import { ConnectionHeader, Framing, serializeResponseHead } from '../http/response-head.js';
 import { reasonPhrase, statusAllowsBody } from '../http/status.js';
 import { ChainRunner } from '../lifecycle/chain-runner.js';
@@ -38,7 +37,12 @@ export class Connection implements ResponseChannel {
   readonly socket: Socket;
   /** Milliseconds timestamp of when the current request's first byte arrived; 0 when none. */
   requestStartedAt = 0;
-  /** Milliseconds timestamp of the last completed exchange (or of the accept). */
+  /**
+   * Milliseconds timestamp of the accept or of the last completed exchange, as first seen by
+   * the idle sweep: 0 right after an exchange, which the sweep then stamps with its own clock
+   * reading, so that no request pays for one (a connection thus idles up to one sweep
+   * interval longer than `keepAliveTimeout`, never shorter).
+   */
   lastActivity: number;
   /** A request is being handled (its handler may still be running). */
   busy = false;
@@ -306,14 +310,14 @@ export class Connection implements ResponseChannel {
     ctx._finish();
     this.current = null;
     this.busy = false;
-    this.lastActivity = lastClockReading();
+    this.lastActivity = 0;
     if (this.peerGone) return false;
     if (!ctx._keepAlive || this.closing) {
       if (!ctx._request.keepAlive) this.closeAsAsked();
       else this.closeGracefully();
       return false;
     }
-    if (this.parser.bufferedBytes() > 0) this.requestStartedAt = this.lastActivity;
+    if (this.parser.bufferedBytes() > 0) this.requestStartedAt = Date.now();
     if (this.socket.writableNeedDrain) {
       // The peer is not reading: hold further requests until it catches up.
       this.pause();
@@ -662,6 +666,10 @@ export class Connection implements ResponseChannel {
     const written = this.socket.bytesWritten;
     if (this.socket.writableLength > 0 && written !== this.writtenAtLastCheck) {
       this.writtenAtLastCheck = written;
+      this.lastActivity = now;
+      return false;
+    }
+    if (this.lastActivity === 0) {
       this.lastActivity = now;
       return false;
     }

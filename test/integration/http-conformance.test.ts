@@ -510,6 +510,24 @@ describe('HTTP/1.1 conformance over sockets', { timeout: 120_000 }, () => {
       }
     }
 
+    test('the Date header follows the clock: within a second of it, and moving on with it', async () => {
+      const dateOf = async (): Promise<number> => {
+        const x = await exchange(
+          main.port,
+          req(['GET /hello HTTP/1.1', 'Host: example.com', 'Connection: close']),
+        );
+        const date = x.finals[0]?.headers['date'];
+        assert.ok(date !== undefined, showBytes(x.bytes));
+        const at = Date.parse(date);
+        // The header has whole seconds: it may lag the clock by up to one, never lead it.
+        assert.ok(at <= Date.now() && at > Date.now() - 2000, `${date} is now`);
+        return at;
+      };
+      const first = await dateOf();
+      await sleep(1100);
+      assert.ok((await dateOf()) >= first + 1000, 'a second later, a later Date');
+    });
+
     test('a long pipeline (200 requests in one write) is answered in order, never dropped', async () => {
       const n = 200;
       let input = '';
