@@ -1,6 +1,11 @@
 import { HttpError } from '../error/http-error.js';
 import { HyperlaneError, peerGoneError } from '../error/hyperlane-error.js';
 import type { ParsedRequest } from '../http/parsed-request.js';
+import {
+  NO_RESPONSE_HEADERS,
+  ResponseHeaders,
+  type ReadonlyResponseHeaders,
+} from '../http/response-headers.js';
 import { parseCookieHeader, type CookieBuilder } from './cookie.js';
 import type { ResponseChannel, ServerStats, SocketAddress, WsMessage } from './response-channel.js';
 import { parseRequestForm, type RequestForm, type RequestFormOptions } from './request-form.js';
@@ -43,11 +48,9 @@ export interface ResponseEncoder {
   finish(): Promise<Buffer>;
 }
 
-/** Response headers by lower-case name; a header sent several times holds an array. */
-type ResponseHeaders = ReadonlyMap<string, string | string[]>;
 // Shared by every Context that has no response header (most WebSockets' never get one): never
-// written, as the Map type of `_headers` makes sure.
-const NO_HEADERS: ResponseHeaders = new Map();
+// written, as its read-only type makes sure.
+const NO_HEADERS = NO_RESPONSE_HEADERS;
 
 // Bits of Context.flags.
 const SENT = 1 << 0;
@@ -103,9 +106,9 @@ export class Context {
   _status = 200;
   /**
    * @internal Response headers by lower-case name. Read-only here: writes go through
-   * `_writableHeaders()`, since a Context with none shares one empty Map.
+   * `_writableHeaders()`, since a Context with none shares one empty set.
    */
-  _headers: ResponseHeaders = NO_HEADERS;
+  _headers: ReadonlyResponseHeaders = NO_HEADERS;
   /** @internal Response body. */
   _body: ResponseBody = '';
   /** @internal Index of the chain step to run next once a suspended step settles; -1 if none. */
@@ -545,9 +548,11 @@ export class Context {
 
   /** Response headers by lower-case name, several values joined with `, `. */
   getResponseHeaders(): Record<string, string> {
+    const headers = this._headers;
     const result: Record<string, string> = {};
-    for (const [name, value] of this._headers) {
-      result[name] = typeof value === 'string' ? value : value.join(', ');
+    for (let i = 0; i < headers.size; i++) {
+      const value = headers.valueAt(i);
+      result[headers.nameAt(i)] = typeof value === 'string' ? value : value.join(', ');
     }
     return result;
   }
@@ -924,11 +929,11 @@ export class Context {
     if (last !== null) for (let i = 0; i < last.length; i++) last[i]!(this);
   }
 
-  /** @internal The response headers for writing: this Context's own Map, made on first use. */
-  _writableHeaders(): Map<string, string | string[]> {
+  /** @internal The response headers for writing: this Context's own set, made on first use. */
+  _writableHeaders(): ResponseHeaders {
     let headers = this._headers;
-    if (headers === NO_HEADERS) this._headers = headers = new Map();
-    return headers as Map<string, string | string[]>;
+    if (headers === NO_HEADERS) this._headers = headers = new ResponseHeaders();
+    return headers as ResponseHeaders;
   }
 
   /** @internal Drops every response header (an error response starts afresh). */

@@ -1,4 +1,5 @@
 import { dateHeaderLine } from './date-cache.js';
+import type { ReadonlyResponseHeaders } from './response-headers.js';
 import { statusLine } from './status.js';
 
 /** How a response body is delimited on the wire. */
@@ -36,15 +37,17 @@ export function isFramingHeader(name: string): boolean {
  */
 export function serializeResponseHead(
   status: number,
-  headers: ReadonlyMap<string, string | readonly string[]>,
+  headers: ReadonlyResponseHeaders,
   framing: Framing,
   contentLength: number,
   connection: ConnectionHeader,
 ): string {
   let head = statusLine(status);
   let hasDate = false;
-  for (const [name, value] of headers) {
+  for (let i = 0; i < headers.size; i++) {
+    const name = headers.nameAt(i);
     if (isFramingHeader(name)) continue;
+    const value = headers.valueAt(i);
     if (name === 'date') hasDate = true;
     if (typeof value === 'string') head += `${name}: ${value}\r\n`;
     else for (const item of value) head += `${name}: ${item}\r\n`;

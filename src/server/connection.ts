@@ -12,6 +12,7 @@ import { socketAddress } from '../util/socket-address.js';
 import type { ParsedRequest } from '../http/parsed-request.js';
 import { HttpParseError, RequestParser } from '../http/request-parser.js';
 import { ConnectionHeader, Framing, serializeResponseHead } from '../http/response-head.js';
+import { ResponseHeaders } from '../http/response-headers.js';
 import { reasonPhrase, statusAllowsBody } from '../http/status.js';
 import { ChainRunner } from '../lifecycle/chain-runner.js';
 import { resolveRoute } from '../lifecycle/route-resolution.js';
@@ -567,7 +568,7 @@ export class Connection implements ResponseChannel {
   /** Answers a request the parser refused, then closes: its framing can no longer be trusted. */
   private rejectRequest(status: number, message: string): void {
     const body = JSON.stringify({ error: reasonPhrase(status), message });
-    const headers = new Map([['content-type', 'application/json; charset=utf-8']]);
+    const headers = new ResponseHeaders().set('content-type', 'application/json; charset=utf-8');
     const head = serializeResponseHead(
       status,
       headers,

@@ -76,7 +76,10 @@ class InjectChannel implements ResponseChannel {
     response.status = ctx._status;
     const body = ctx._body;
     if (!ctx._streaming) ctx._applyDefaultContentType();
-    for (const [name, value] of ctx._headers) {
+    const headers = ctx._headers;
+    for (let i = 0; i < headers.size; i++) {
+      const name = headers.nameAt(i);
+      const value = headers.valueAt(i);
       if (isFramingHeader(name)) continue;
       response.headers[name] = typeof value === 'string' ? value : value.join(', ');
       if (name === 'set-cookie')

@@ -101,7 +101,10 @@ export function createWsServer(options: WsServerOptions): WebSocketServer {
 
 /** Adds the header lines `preWsUpgrade` hooks set (cookies, for instance) to the 101. */
 function addHookHeaders(lines: string[], ctx: Context): void {
-  for (const [name, value] of ctx._headers) {
+  const headers = ctx._headers;
+  for (let i = 0; i < headers.size; i++) {
+    const name = headers.nameAt(i);
+    const value = headers.valueAt(i);
     if (HANDSHAKE_HEADERS.has(name)) continue;
     if (typeof value === 'string') lines.push(`${name}: ${value}`);
     else for (const item of value) lines.push(`${name}: ${item}`);
