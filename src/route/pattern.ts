@@ -126,6 +126,11 @@ export class RoutePattern {
   readonly staticPath: string;
   /** Param names in segment order; `matchPath` fills `scratch.values` in the same order. */
   readonly paramNames: readonly string[];
+  /**
+   * Segments of the pattern. A path must have exactly as many to match, unless the last is a
+   * regex tail, which takes one or more.
+   */
+  readonly segmentCount: number;
   // Parallel arrays (one entry per segment) rather than segment objects: one shape, no polymorphism.
   readonly #kinds: Uint8Array;
   readonly #texts: string[];
@@ -211,6 +216,7 @@ export class RoutePattern {
     this.kind = names.length === 0 ? 'static' : hasRegex ? 'regex' : 'dynamic';
     this.staticPath = names.length === 0 ? `/${texts.join('/')}` : '';
     this.paramNames = names;
+    this.segmentCount = kinds.length;
     this.#kinds = Uint8Array.from(kinds);
     this.#texts = texts;
     this.#regexes = regexes;

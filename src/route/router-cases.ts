@@ -325,6 +325,27 @@ export const ROUTER_MATCH_CASES: readonly RouterMatchCase[] = [
     expect: { status: 200, pattern: '/{a}/x', params: { a: 'y' } },
   },
   {
+    name: 'registration order within dynamic, among patterns of other lengths',
+    routes: [
+      ['GET', '/{a}/x/{c}'],
+      ['GET', '/{a}'],
+      ['GET', '/{a}/x'],
+      ['GET', '/y/{b}/z'],
+      ['GET', '/y/{b}'],
+    ],
+    request: ['GET', '/y/x'],
+    expect: { status: 200, pattern: '/{a}/x', params: { a: 'y' } },
+  },
+  {
+    name: 'a trailing slash is one more (empty) segment',
+    routes: [
+      ['GET', '/y/{b}'],
+      ['GET', '/y/{b}/'],
+    ],
+    request: ['GET', '/y/x/'],
+    expect: { status: 200, pattern: '/y/{b}/', params: { b: 'x' } },
+  },
+  {
     name: 'registration order within regex',
     routes: [
       ['GET', '/r/{a:[a-z]+}'],

@@ -61,6 +61,11 @@ export class Router<H> {
   /** Static routes keyed by their percent-encoded path, the form requests arrive in. */
   readonly #statics = new Map<string, RouteEntry<H>>();
   readonly #dynamics: RouteEntry<H>[] = [];
+  /**
+   * The `{name}` patterns again, by their number of segments, in registration order: such a
+   * pattern fits only paths with exactly as many, so a request tries only those.
+   */
+  readonly #dynamicsBySegments: (RouteEntry<H>[] | undefined)[] = [];
   readonly #regexes: RouteEntry<H>[] = [];
   /** Every registered pattern string, for duplicate checks and `hasPattern`. */
   readonly #byPattern = new Map<string, RouteEntry<H>>();
@@ -114,11 +119,13 @@ export class Router<H> {
       fitted = true;
     }
     // Indexed loops over two lists, not a shared callback: no closure on the hot path.
-    const dynamics = this.#dynamics;
-    for (let i = 0; i < dynamics.length; i++) {
-      const result = this.#tryEntry(dynamics[i]!, method, path);
-      if (result === true) fitted = true;
-      else if (result !== undefined) return result;
+    const dynamics = this.#dynamicsBySegments[segmentCount(path)];
+    if (dynamics !== undefined) {
+      for (let i = 0; i < dynamics.length; i++) {
+        const result = this.#tryEntry(dynamics[i]!, method, path);
+        if (result === true) fitted = true;
+        else if (result !== undefined) return result;
+      }
     }
     const regexes = this.#regexes;
     for (let i = 0; i < regexes.length; i++) {
@@ -167,6 +174,7 @@ export class Router<H> {
       this.#statics.set(compiled.staticPath, entry);
     } else if (compiled.kind === 'dynamic') {
       this.#dynamics.push(entry);
+      (this.#dynamicsBySegments[compiled.segmentCount] ??= []).push(entry);
     } else {
       this.#regexes.push(entry);
     }
@@ -213,6 +221,13 @@ export class Router<H> {
     }
     return withHeadSorted(set).join(', ');
   }
+}
+
+/** How many segments a path has: one more than the slashes after its leading one. */
+function segmentCount(path: string): number {
+  let count = 1;
+  for (let i = 1; i < path.length; i++) if (path.charCodeAt(i) === 0x2f /* / */) count++;
+  return count;
 }
 
 /** Sorted method list with HEAD added wherever GET is (GET answers HEAD, see `resolve`). */
