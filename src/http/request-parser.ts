@@ -642,7 +642,6 @@ function isCommonMethod(method: string): boolean {
   }
 }
 
-/** True for HTTP/1.1, false for HTTP/1.0; throws 505 for other well-formed versions, else 400. */
 /** Whether a request target is printable ASCII only (no spaces, no controls), and not empty. */
 function isTargetText(target: string): boolean {
   // Short targets, the most common, are checked faster by a loop than by a regex call.
@@ -654,6 +653,7 @@ function isTargetText(target: string): boolean {
   return target.length > 0;
 }
 
+/** True for HTTP/1.1, false for HTTP/1.0; throws 505 for other well-formed versions, else 400. */
 function isHttp11(versionText: string): boolean {
   if (versionText === 'HTTP/1.1') return true;
   if (versionText === 'HTTP/1.0') return false;

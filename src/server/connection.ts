@@ -614,10 +614,10 @@ export class Connection implements ResponseChannel {
    * Closes after a request that itself asked for the connection to close (`Connection: close`,
    * or HTTP/1.0 without keep-alive). Such a client sends nothing more (RFC 9112 §9.6), so once
    * the response is all in the kernel's hands there is nothing to wait for: the socket is
-   * closed at once, as `node:http` does, sparing a read, a shutdown and a timer per
-   * connection. The kernel still delivers the queued bytes, then its FIN. Otherwise (bytes
-   * still queued in the process, bytes already received past the request, or TLS, whose
-   * layer has its own queue) the close is the graceful one.
+   * closed at once (`node:http` does not wait for the client either), sparing a read, a
+   * shutdown and a timer per connection. The kernel still delivers the queued bytes, then its
+   * FIN. Otherwise (bytes still queued in the process, bytes already received past the
+   * request, or TLS, whose layer has its own queue) the close is the graceful one.
    */
   private closeAsAsked(): void {
     const socket = this.socket;
