@@ -1,7 +1,7 @@
 /**
  * Pipeline micro-benchmark: the framework's own JavaScript per request, with the network
  * taken away. Real `Connection`s, parser, router, Context and pipeline run the bench app's
- * handlers; each socket is an event emitter whose writes only count bytes. 500 connections
+ * handlers (`servers/hyperlane-app.ts`); each socket is an event emitter whose writes only count bytes. 500 connections
  * get one request each per turn of the event loop, as under load. What is left out (the
  * kernel, Node's stream machinery) is the same for every server, so this isolates what an
  * optimisation of ours changes, with far less noise than a load test on a shared machine.
@@ -11,10 +11,11 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { Server, type Context } from '../../src/index.js';
+import { Server } from '../../src/index.js';
 import { Connection } from '../../src/server/connection.js';
 import type { Engine } from '../../src/server/engine.js';
-import { BENCH_ROUTES, BENCH_USER_ID, HELLO_BODY, JSON_MESSAGE, USERS_PREFIX } from '../app.js';
+import { BENCH_USER_ID, USERS_PREFIX } from '../app.js';
+import { addBenchRoutes } from '../servers/hyperlane-app.js';
 import { runTimed } from './timing.js';
 
 const TARGETS = { plaintext: '/', json: '/json', param: USERS_PREFIX + BENCH_USER_ID } as const;
@@ -23,29 +24,8 @@ if (!(kind in TARGETS)) {
   throw new Error(`unknown case ${JSON.stringify(kind)}: expected plaintext, json or param`);
 }
 
-const handlers = {
-  plaintext: async (ctx: Context) => {
-    ctx.setResponseHeader('Content-Type', 'text/plain').setResponseBody(HELLO_BODY);
-  },
-  json: async (ctx: Context) => {
-    ctx.setResponseBodyJson({ message: JSON_MESSAGE });
-  },
-  user: async (ctx: Context) => {
-    ctx.setResponseBodyJson({ id: ctx.getRouteParam('id') });
-  },
-  filler: async (ctx: Context) => {
-    ctx.setResponseBody('filler');
-  },
-  echo: async (ctx: Context) => {
-    ctx.setResponseBodyJson(ctx.getRequestBodyJson());
-  },
-};
 const server = new Server();
-for (const route of BENCH_ROUTES) {
-  const path = route.path.replace(/:(\w+)/g, '{$1}');
-  if (route.method === 'POST') server.post(path, handlers[route.kind]);
-  else server.get(path, handlers[route.kind]);
-}
+addBenchRoutes(server);
 // The compiled engine, as `run()` would hand it to connections; the bookkeeping is inert.
 const compiled = (server as unknown as { compile(): Engine }).compile();
 const engine: Engine = {

@@ -6,17 +6,9 @@
  * @packageDocumentation
  */
 import cluster from 'node:cluster';
-import { Server, type Context } from '../../src/index.js';
-import { HELLO_BODY, JSON_MESSAGE } from '../app.js';
+import { Server } from '../../src/index.js';
 import { announceReady, BENCH_HOST, portFromArgs, workerCount } from './cli.js';
-
-async function plaintext(ctx: Context): Promise<void> {
-  ctx.setResponseHeader('Content-Type', 'text/plain').setResponseBody(HELLO_BODY);
-}
-
-async function json(ctx: Context): Promise<void> {
-  ctx.setResponseBodyJson({ message: JSON_MESSAGE });
-}
+import { HANDLERS } from './hyperlane-app.js';
 
 const server = new Server({ host: BENCH_HOST, port: portFromArgs() });
 if (typeof (server as { workers?: unknown }).workers !== 'function') {
@@ -24,8 +16,8 @@ if (typeof (server as { workers?: unknown }).workers !== 'function') {
   process.stdout.write('skip this build of hyperlane-ts has no server.workers()\n');
   process.exit(0);
 }
-server.get('/', plaintext);
-server.get('/json', json);
+server.get('/', HANDLERS.plaintext);
+server.get('/json', HANDLERS.json);
 server.workers(workerCount());
 
 const running = await server.run();

@@ -48,10 +48,6 @@ export interface ResponseEncoder {
   finish(): Promise<Buffer>;
 }
 
-// Shared by every Context that has no response header (most WebSockets' never get one): never
-// written, as its read-only type makes sure.
-const NO_HEADERS = NO_RESPONSE_HEADERS;
-
 // Bits of Context.flags.
 const SENT = 1 << 0;
 const STREAMING = 1 << 1;
@@ -106,9 +102,10 @@ export class Context {
   _status = 200;
   /**
    * @internal Response headers by lower-case name. Read-only here: writes go through
-   * `_writableHeaders()`, since a Context with none shares one empty set.
+   * `_writableHeaders()`, since a Context with none shares one empty set (most WebSockets'
+   * never get one).
    */
-  _headers: ReadonlyResponseHeaders = NO_HEADERS;
+  _headers: ReadonlyResponseHeaders = NO_RESPONSE_HEADERS;
   /** @internal Response body. */
   _body: ResponseBody = '';
   /** @internal Index of the chain step to run next once a suspended step settles; -1 if none. */
@@ -529,7 +526,7 @@ export class Context {
 
   /** Removes response header `name`. */
   removeResponseHeader(name: string): this {
-    if (this._headers !== NO_HEADERS) this._writableHeaders().delete(name.toLowerCase());
+    if (this._headers !== NO_RESPONSE_HEADERS) this._writableHeaders().delete(name.toLowerCase());
     return this;
   }
 
@@ -932,13 +929,13 @@ export class Context {
   /** @internal The response headers for writing: this Context's own set, made on first use. */
   _writableHeaders(): ResponseHeaders {
     let headers = this._headers;
-    if (headers === NO_HEADERS) this._headers = headers = new ResponseHeaders();
+    if (headers === NO_RESPONSE_HEADERS) this._headers = headers = new ResponseHeaders();
     return headers as ResponseHeaders;
   }
 
   /** @internal Drops every response header (an error response starts afresh). */
   _clearHeaders(): void {
-    this._headers = NO_HEADERS;
+    this._headers = NO_RESPONSE_HEADERS;
   }
 
   /**

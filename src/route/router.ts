@@ -60,10 +60,9 @@ class RouteEntry<H> {
 export class Router<H> {
   /** Static routes keyed by their percent-encoded path, the form requests arrive in. */
   readonly #statics = new Map<string, RouteEntry<H>>();
-  readonly #dynamics: RouteEntry<H>[] = [];
   /**
-   * The `{name}` patterns again, by their number of segments, in registration order: such a
-   * pattern fits only paths with exactly as many, so a request tries only those.
+   * The `{name}` patterns by their number of segments, each list in registration order: such
+   * a pattern fits only paths with exactly as many, so a request tries only those.
    */
   readonly #dynamicsBySegments: (RouteEntry<H>[] | undefined)[] = [];
   readonly #regexes: RouteEntry<H>[] = [];
@@ -173,7 +172,6 @@ export class Router<H> {
       }
       this.#statics.set(compiled.staticPath, entry);
     } else if (compiled.kind === 'dynamic') {
-      this.#dynamics.push(entry);
       (this.#dynamicsBySegments[compiled.segmentCount] ??= []).push(entry);
     } else {
       this.#regexes.push(entry);
@@ -212,7 +210,8 @@ export class Router<H> {
     const set = new Set<string>();
     const entry = this.#statics.get(path);
     if (entry !== undefined) for (const m of entry.byMethod.keys()) set.add(m);
-    for (const list of [this.#dynamics, this.#regexes]) {
+    const dynamics = this.#dynamicsBySegments[segmentCount(path)] ?? [];
+    for (const list of [dynamics, this.#regexes]) {
       for (const candidate of list) {
         if (candidate.pattern.matchPath(path, this.#scratch) === PATH_MATCH) {
           for (const m of candidate.byMethod.keys()) set.add(m);
