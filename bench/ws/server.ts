@@ -13,8 +13,10 @@ import { announceReady, BENCH_HOST, portFromArgs } from '../servers/cli.js';
 
 const target = process.argv[3];
 
+/** Echoes each message with its own type (a string body goes out as text), as `ws` does. */
 async function echo(ctx: Context): Promise<void> {
-  await ctx.setResponseBody(ctx.getRequestBody()).sendBody();
+  const text = ctx.getWsMessageType() === 'text';
+  await ctx.setResponseBody(text ? ctx.getRequestBodyString() : ctx.getRequestBody()).sendBody();
 }
 
 async function startHyperlane(): Promise<number> {
