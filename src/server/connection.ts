@@ -21,6 +21,7 @@ import { SSE_KEEP_ALIVE } from '../sse/sse-event.js';
 import { isWebSocketUpgrade } from '../ws/handshake.js';
 import { admitUpgrade, completeUpgrade, type WsEngine } from '../ws/upgrade.js';
 import type { Engine } from './engine.js';
+import { uncorkAfterPhase } from './phase-batch.js';
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const CHUNKED_END = '0\r\n\r\n';
@@ -62,7 +63,7 @@ export class Connection implements ResponseChannel {
   private local: SocketAddress | undefined | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
   private lastStreamWrite = 0;
-  /** The socket is corked until the end of this tick, batching pipelined responses. */
+  /** The socket is corked until the end of this poll phase, batching responses. */
   private corked = false;
   /** Bytes still owed by a stream framed by its declared `content-length`; -1 when chunked. */
   private streamRemaining = -1;
@@ -389,12 +390,13 @@ export class Connection implements ResponseChannel {
       return true;
     }
     const head = serializeResponseHead(status, ctx._headers, Framing.Length, length, connection);
-    if (!this.corked && this.parser.bufferedBytes() > 0) {
-      // Pipelined requests are waiting: their responses, written in this same turn of the
-      // event loop, leave together in one write rather than one syscall each.
+    if (!this.corked && keepAlive) {
+      // Every response of this poll phase leaves at its end: pipelined responses in one write
+      // rather than one syscall each, and the client woken once per batch, not per response.
+      // A closing response goes at once, so the socket can be destroyed right after it.
       this.corked = true;
       socket.cork();
-      process.nextTick(uncorkConnection, this);
+      uncorkAfterPhase(this);
     }
     if (typeof body === 'string' && !ctx._latin1Head) {
       // A body whose UTF-8 length equals its length is ASCII, and so is the head: write it as
@@ -548,7 +550,7 @@ export class Connection implements ResponseChannel {
     }
   }
 
-  /** @internal Ends the batching `sendResponse()` started for pipelined responses. */
+  /** @internal Ends the batching `sendResponse()` started (see `phase-batch.ts`). */
   uncork(): void {
     this.corked = false;
     this.socket.uncork();
@@ -702,10 +704,6 @@ export class Connection implements ResponseChannel {
     this.current?._finish();
     this.engine.forgetConnection(this);
   }
-}
-
-function uncorkConnection(connection: Connection): void {
-  connection.uncork();
 }
 
 function overLength(size: number, left: number): HyperlaneError {
