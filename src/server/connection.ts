@@ -21,20 +21,23 @@ import { SSE_KEEP_ALIVE } from '../sse/sse-event.js';
 import { isWebSocketUpgrade } from '../ws/handshake.js';
 import { admitUpgrade, completeUpgrade, type WsEngine } from '../ws/upgrade.js';
 import type { Engine } from './engine.js';
-import { uncorkAfterPhase } from './phase-batch.js';
+import { afterPhase, type HeldWrites } from './phase-batch.js';
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const CHUNKED_END = '0\r\n\r\n';
 // When linger is off, a closing connection whose queued bytes make no progress for this long is
 // destroyed; without a bound a peer that never reads would hold the memory forever.
 const DEFAULT_CLOSE_GRACE_MS = 5_000;
+// Held responses beyond this many characters are written at once: the socket's own buffer
+// then applies backpressure, as for any write.
+const HELD_LIMIT = 16 * 1024;
 
 /**
  * One client connection: feeds socket bytes to the parser, runs each request through the
  * pipeline strictly in order (so pipelined responses keep their order), writes responses,
  * and applies keep-alive, backpressure and timeouts.
  */
-export class Connection implements ResponseChannel {
+export class Connection implements ResponseChannel, HeldWrites {
   /** The socket (plain TCP or TLS). */
   readonly socket: Socket;
   /** Milliseconds timestamp of when the current request's first byte arrived; 0 when none. */
@@ -63,8 +66,14 @@ export class Connection implements ResponseChannel {
   private local: SocketAddress | undefined | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
   private lastStreamWrite = 0;
-  /** The socket is corked until the end of this poll phase, batching responses. */
-  private corked = false;
+  /**
+   * Keep-alive responses held until the end of this poll phase (see `phase-batch.ts`), all in
+   * one encoding; '' when none. Every other write writes them first, so order is kept.
+   */
+  private heldText = '';
+  private heldEncoding: 'latin1' | 'utf8' = 'latin1';
+  /** Registered for the end of this poll phase. */
+  private heldUntilPhaseEnd = false;
   /** Bytes still owed by a stream framed by its declared `content-length`; -1 when chunked. */
   private streamRemaining = -1;
   private writtenAtLastCheck = 0;
@@ -128,7 +137,7 @@ export class Connection implements ResponseChannel {
         }
         if (this.parser.needsContinue) {
           this.parser.needsContinue = false;
-          this.socket.write(CONTINUE);
+          this.write(CONTINUE, 'latin1');
         }
         // The request clock starts with the first bytes of a request and stops when it is whole.
         if (!midRequest) this.requestStartedAt = 0;
@@ -220,6 +229,7 @@ export class Connection implements ResponseChannel {
       socket.resume();
     }
     const head = this.parser.takeRemainder();
+    this.releaseHeld(); // responses to requests before the upgrade go ahead of the 101
     const session = completeUpgrade(ctx, route, ws, socket, head, this.engine);
     // Refused by `ws` itself (it answered and is closing the socket), or the socket is already
     // closing: this connection's close listener still finishes the exchange.
@@ -277,7 +287,7 @@ export class Connection implements ResponseChannel {
       ctx._sent = true;
       ctx._status = 500; // what onFinish() hooks (an access log) should see
       this.rejectRequest(500, 'Internal Server Error');
-    } else this.socket.destroy();
+    } else this.cutOff();
     ctx?._finish();
   }
 
@@ -288,7 +298,7 @@ export class Connection implements ResponseChannel {
         // A stream cut short by an error must not end like a complete one: drop the connection.
         ctx._finish();
         this.current = null;
-        this.socket.destroy();
+        this.cutOff();
         return false;
       }
       if (ctx._encoder !== null || ctx._isFinishingEncoding()) {
@@ -304,7 +314,7 @@ export class Connection implements ResponseChannel {
         // The encoded body is incomplete: ending the chunked framing would claim otherwise.
         ctx._finish();
         this.current = null;
-        this.socket.destroy();
+        this.cutOff();
         return false;
       }
       this.writeStreamEnd(ctx);
@@ -390,18 +400,16 @@ export class Connection implements ResponseChannel {
       return true;
     }
     const head = serializeResponseHead(status, ctx._headers, Framing.Length, length, connection);
-    if (!this.corked && keepAlive) {
-      // Every response of this poll phase leaves at its end: pipelined responses in one write
-      // rather than one syscall each, and the client woken once per batch, not per response.
-      // A closing response goes at once, so the socket can be destroyed right after it.
-      this.corked = true;
-      socket.cork();
-      uncorkAfterPhase(this);
-    }
     if (typeof body === 'string' && !ctx._latin1Head) {
       // A body whose UTF-8 length equals its length is ASCII, and so is the head: write it as
       // latin1, a straight byte copy, instead of transcoding it as UTF-8.
-      socket.write(length === 0 ? head : head + body, length === body.length ? 'latin1' : 'utf8');
+      const text = length === 0 ? head : head + body;
+      const encoding = length === body.length ? 'latin1' : 'utf8';
+      // Every keep-alive response of this poll phase leaves at its end: pipelined ones in one
+      // write, and the client woken once per batch. A closing one goes at once, so the
+      // socket can be destroyed right after it.
+      if (keepAlive) this.hold(text, encoding);
+      else this.write(text, encoding);
     } else {
       socket.cork();
       this.writeHead(ctx, head);
@@ -436,6 +444,7 @@ export class Connection implements ResponseChannel {
   /** @inheritdoc */
   flush(): Promise<void> {
     if (this.peerGone) return Promise.reject(peerGoneError());
+    this.releaseHeld();
     return this.socket.writableNeedDrain ? (this.drain ??= new DrainWaiters()).wait() : RESOLVED;
   }
 
@@ -481,18 +490,58 @@ export class Connection implements ResponseChannel {
     return this.local;
   }
 
+  /** Writes `text` after any held responses. */
+  private write(text: string, encoding: 'latin1' | 'utf8'): void {
+    this.releaseHeld();
+    this.socket.write(text, encoding);
+  }
+
+  /** Holds a keep-alive response until the end of this poll phase (or until it grows large). */
+  private hold(text: string, encoding: 'latin1' | 'utf8'): void {
+    if (this.heldText === '') {
+      this.heldText = text;
+      this.heldEncoding = encoding;
+    } else if (encoding === this.heldEncoding) {
+      this.heldText += text;
+    } else {
+      this.releaseHeld();
+      this.heldText = text;
+      this.heldEncoding = encoding;
+    }
+    if (this.heldText.length >= HELD_LIMIT) this.releaseHeld();
+    else if (!this.heldUntilPhaseEnd) {
+      this.heldUntilPhaseEnd = true;
+      afterPhase(this);
+    }
+  }
+
+  /** Writes the held responses now. */
+  private releaseHeld(): void {
+    const text = this.heldText;
+    if (text === '') return;
+    this.heldText = '';
+    if (!this.socket.destroyed) this.socket.write(text, this.heldEncoding);
+  }
+
+  /** @internal */
+  endOfPhase(): void {
+    this.heldUntilPhaseEnd = false;
+    this.releaseHeld();
+  }
+
   private writeHead(ctx: Context, head: string): void {
-    this.socket.write(head, ctx._latin1Head ? 'latin1' : 'utf8');
+    this.write(head, ctx._latin1Head ? 'latin1' : 'utf8');
   }
 
   private writeChunk(ctx: Context, data: string | Uint8Array): void {
+    this.releaseHeld();
     const socket = this.socket;
     if (this.streamRemaining >= 0) {
       const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
       if (size > this.streamRemaining) {
         // Never reached through sendChunk(), which refuses this; but bytes past the declared
         // length would be read as the next response, so the connection cannot go on.
-        this.socket.destroy();
+        this.cutOff();
         return;
       }
       this.streamRemaining -= size;
@@ -531,7 +580,7 @@ export class Connection implements ResponseChannel {
     ) {
       return;
     }
-    this.socket.write(CHUNKED_END);
+    this.write(CHUNKED_END, 'latin1');
   }
 
   // ---- flow control --------------------------------------------------------------------------
@@ -548,12 +597,6 @@ export class Connection implements ResponseChannel {
       this.paused = false;
       this.socket.resume();
     }
-  }
-
-  /** @internal Ends the batching `sendResponse()` started (see `phase-batch.ts`). */
-  uncork(): void {
-    this.corked = false;
-    this.socket.uncork();
   }
 
   /** @internal */
@@ -578,7 +621,7 @@ export class Connection implements ResponseChannel {
       Buffer.byteLength(body),
       ConnectionHeader.Close,
     );
-    this.socket.write(head + body);
+    this.write(head + body, 'utf8');
     this.closeGracefully();
   }
 
@@ -639,6 +682,7 @@ export class Connection implements ResponseChannel {
   /** Half-closes after flushing what was written, and destroys the socket if the peer lingers. */
   closeGracefully(): void {
     if (this.closeTimer !== null || this.peerGone) return;
+    this.releaseHeld();
     this.socket.end();
     this.armCloseTimer(this.socket.bytesWritten);
   }
@@ -677,6 +721,15 @@ export class Connection implements ResponseChannel {
       return false;
     }
     return now - this.lastActivity >= keepAliveTimeout;
+  }
+
+  /**
+   * Drops the connection because its current exchange cannot go on; responses already
+   * complete and held for the end of the phase are written first.
+   */
+  private cutOff(): void {
+    this.releaseHeld();
+    this.socket.destroy();
   }
 
   /** Destroys the socket at once. */
