@@ -558,6 +558,12 @@ export class Connection implements ResponseChannel, HeldWrites {
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
     if (size === 0) return; // a zero-size chunk would end the stream
     this.lastStreamWrite = Date.now();
+    if (typeof data === 'string') {
+      // One string in one write: cheaper than three corked writes (Node's writev path) for
+      // the small chunks streams mostly send, such as SSE events.
+      socket.write(`${size.toString(16)}\r\n${data}\r\n`, size === data.length ? 'latin1' : 'utf8');
+      return;
+    }
     socket.cork();
     socket.write(`${size.toString(16)}\r\n`);
     socket.write(data);

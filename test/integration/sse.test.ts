@@ -790,3 +790,28 @@ test('sendBody() without send() starts the stream with the head', async (t) => {
     ],
   );
 });
+
+test('string chunks are framed by their UTF-8 byte length, ASCII or not', async (t) => {
+  const chunks = ['data: plain\n\n', 'data: café ✓\n\n', 'data: 😀\n\n', 'data: end\n\n'];
+  const { port } = await serve(t, (server) => {
+    server.get('/mixed', async (ctx) => {
+      ctx.setResponseHeader('content-type', 'text/event-stream');
+      for (const chunk of chunks) await ctx.setResponseBody(chunk).sendBody();
+    });
+  });
+  const conn = await RawConnection.connect(port);
+  try {
+    await conn.write('GET /mixed HTTP/1.1\r\nHost: x\r\n\r\n');
+    const [response] = await conn.readResponses(1, 3000);
+    assert.equal(response?.framing, 'chunked');
+    assert.equal(response.body.toString('utf8'), chunks.join(''));
+    // Each chunk's size line is its byte length in hex, right before its bytes.
+    for (const chunk of chunks) {
+      const bytes = Buffer.from(chunk, 'utf8');
+      const framed = Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes]);
+      assert.ok(conn.received.includes(framed), `chunk ${JSON.stringify(chunk)} framed as sent`);
+    }
+  } finally {
+    conn.destroy();
+  }
+});
