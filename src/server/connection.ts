@@ -738,8 +738,9 @@ export class Connection implements ResponseChannel, HeldWrites {
     this.socket.destroy();
   }
 
-  /** Destroys the socket at once. */
+  /** Destroys the socket at once (what was held for the end of the phase is written first). */
   destroy(): void {
+    this.releaseHeld();
     this.socket.destroy();
   }
 

@@ -19,9 +19,18 @@ export interface HeldWrites {
 const pending: HeldWrites[] = [];
 
 function endPhase(): void {
-  // Re-reading the length serves a target registered while this loop runs, too.
-  for (let i = 0; i < pending.length; i++) pending[i]!.endOfPhase();
-  pending.length = 0;
+  let served = 0;
+  try {
+    // Re-reading the length serves a target registered while this loop runs, too.
+    while (served < pending.length) pending[served++]!.endOfPhase();
+  } finally {
+    if (served === pending.length) pending.length = 0;
+    else {
+      // A target threw: the error goes on, but the targets after it must not be stranded.
+      pending.splice(0, served);
+      setImmediate(endPhase);
+    }
+  }
 }
 
 /**

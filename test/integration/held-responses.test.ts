@@ -8,6 +8,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { sseEvent } from '../../src/index.js';
 import {
   RawConnection,
@@ -21,6 +22,7 @@ import { OP_TEXT, encodeFrame, parseFrames } from '../helpers/raw-ws.js';
 
 const HOST = 'Host: 127.0.0.1';
 const KILOBYTE = 'k'.repeat(1024);
+const QUARTER_MEBIBYTE = 'q'.repeat(256 * 1024);
 
 function get(path: string, ...headers: string[]): string {
   return [`GET ${path} HTTP/1.1`, HOST, ...headers].join('\r\n') + '\r\n\r\n';
@@ -42,6 +44,7 @@ function assertInOrder(bytes: Buffer, needles: readonly string[]): void {
 
 describe('held keep-alive responses keep their order with other writes', () => {
   let app: StartedServer;
+  let handledLarge = 0;
 
   before(async () => {
     app = await startServer((server) => {
@@ -62,6 +65,14 @@ describe('held keep-alive responses keep their order with other writes', () => {
         await ctx.setResponseBody(sseEvent({ data: 'first-event' })).send();
         await ctx.setResponseBody(sseEvent({ data: 'second-event' })).sendBody();
         await ctx.closed();
+      });
+      server.get('/send-then-close', async (ctx) => {
+        await ctx.setResponseBody('sent-then-closed').send();
+        await ctx.closed();
+      });
+      server.get('/quarter-mebibyte', (ctx) => {
+        handledLarge++;
+        ctx.setResponseBody(QUARTER_MEBIBYTE);
       });
       server.get('/ws', async (ctx) => {
         await ctx.setResponseBody(`echo ${ctx.getRequestBodyString()}`).sendBody();
@@ -171,6 +182,44 @@ describe('held keep-alive responses keep their order with other writes', () => {
       x.finals.map((r) => r.body.toString()),
       paths.map((p) => (p === '/kb' ? KILOBYTE : 'hello-body')),
     );
+    await assertServing(app.port);
+  });
+  test('closed() after send(): the held response goes out before the connection closes', async () => {
+    const x = await exchange(app.port, get('/send-then-close'));
+    assert.deepEqual(
+      x.finals.map((r) => r.body.toString()),
+      ['sent-then-closed'],
+      showBytes(x.bytes),
+    );
+    assert.ok(x.closed, 'the server closed the connection');
+    await assertServing(app.port);
+  });
+
+  test('a client that does not read: held text is written as it grows, so the server stops handling its pipeline', async () => {
+    // 200 responses of 256 KiB (50 MiB) requested in one write, none read. Held without a
+    // bound, all 200 would be built in one phase; written once past the bound, the socket
+    // fills and the connection stops taking requests until the client reads.
+    const count = 200;
+    handledLarge = 0;
+    const conn = await RawConnection.connect(app.port);
+    try {
+      conn.socket.pause();
+      await conn.write(get('/quarter-mebibyte').repeat(count));
+      await sleep(500);
+      const handledWhileUnread = handledLarge;
+      assert.ok(
+        handledWhileUnread < count / 2,
+        `handled ${handledWhileUnread} of ${count} requests while the client read nothing`,
+      );
+      conn.socket.resume();
+      const responses = await conn.readResponses(count, 20_000);
+      assert.deepEqual(
+        responses.map((r) => r.body.length),
+        Array.from({ length: count }, () => QUARTER_MEBIBYTE.length),
+      );
+    } finally {
+      conn.destroy();
+    }
     await assertServing(app.port);
   });
 });
