@@ -287,7 +287,7 @@ export class Connection implements ResponseChannel, HeldWrites {
       ctx._sent = true;
       ctx._status = 500; // what onFinish() hooks (an access log) should see
       this.rejectRequest(500, 'Internal Server Error');
-    } else this.cutOff();
+    } else this.destroy();
     ctx?._finish();
   }
 
@@ -298,7 +298,7 @@ export class Connection implements ResponseChannel, HeldWrites {
         // A stream cut short by an error must not end like a complete one: drop the connection.
         ctx._finish();
         this.current = null;
-        this.cutOff();
+        this.destroy();
         return false;
       }
       if (ctx._encoder !== null || ctx._isFinishingEncoding()) {
@@ -314,7 +314,7 @@ export class Connection implements ResponseChannel, HeldWrites {
         // The encoded body is incomplete: ending the chunked framing would claim otherwise.
         ctx._finish();
         this.current = null;
-        this.cutOff();
+        this.destroy();
         return false;
       }
       this.writeStreamEnd(ctx);
@@ -498,16 +498,10 @@ export class Connection implements ResponseChannel, HeldWrites {
 
   /** Holds a keep-alive response until the end of this poll phase (or until it grows large). */
   private hold(text: string, encoding: 'latin1' | 'utf8'): void {
-    if (this.heldText === '') {
-      this.heldText = text;
-      this.heldEncoding = encoding;
-    } else if (encoding === this.heldEncoding) {
-      this.heldText += text;
-    } else {
-      this.releaseHeld();
-      this.heldText = text;
-      this.heldEncoding = encoding;
-    }
+    // Held text is all in one encoding: text in another writes what is held first.
+    if (this.heldText !== '' && encoding !== this.heldEncoding) this.releaseHeld();
+    if (this.heldText === '') this.heldEncoding = encoding;
+    this.heldText += text;
     if (this.heldText.length >= HELD_LIMIT) this.releaseHeld();
     else if (!this.heldUntilPhaseEnd) {
       this.heldUntilPhaseEnd = true;
@@ -533,15 +527,16 @@ export class Connection implements ResponseChannel, HeldWrites {
     this.write(head, ctx._latin1Head ? 'latin1' : 'utf8');
   }
 
+  // No held text to write first: the stream's head went out through `write()`, and nothing
+  // else is held while the stream is the current exchange.
   private writeChunk(ctx: Context, data: string | Uint8Array): void {
-    this.releaseHeld();
     const socket = this.socket;
     if (this.streamRemaining >= 0) {
       const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
       if (size > this.streamRemaining) {
         // Never reached through sendChunk(), which refuses this; but bytes past the declared
         // length would be read as the next response, so the connection cannot go on.
-        this.cutOff();
+        this.destroy();
         return;
       }
       this.streamRemaining -= size;
@@ -730,15 +725,9 @@ export class Connection implements ResponseChannel, HeldWrites {
   }
 
   /**
-   * Drops the connection because its current exchange cannot go on; responses already
-   * complete and held for the end of the phase are written first.
+   * Destroys the socket at once: the idle sweep, a forced shutdown, or an exchange that cannot
+   * go on. Responses already complete and held for the end of the phase are written first.
    */
-  private cutOff(): void {
-    this.releaseHeld();
-    this.socket.destroy();
-  }
-
-  /** Destroys the socket at once (what was held for the end of the phase is written first). */
   destroy(): void {
     this.releaseHeld();
     this.socket.destroy();
