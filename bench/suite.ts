@@ -67,7 +67,7 @@ function writeResults(
   results: readonly ScenarioResult[],
 ): void {
   const root = repoRoot();
-  const dir = join(root, 'bench', 'results');
+  const dir = settings.resultsDir ?? join(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const report = {
     machine,

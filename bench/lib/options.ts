@@ -39,6 +39,8 @@ export interface Settings {
   /** Idle memory: connections measured, after this many opened as the baseline. */
   readonly idleConnections: number;
   readonly idleBaseline: number;
+  /** Where the JSON results and the chart go; `undefined` for `bench/results/`. */
+  readonly resultsDir: string | undefined;
 }
 
 /** Everything `--only` accepts, besides the scenario names themselves. */
@@ -54,8 +56,8 @@ const USAGE = `usage: node .build/bench/run.js [--quick] [--only <scenario,...>]
   --targets   targets to run where a scenario has them; default all
 Environment: BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_ROUNDS,
 BENCH_RETRIES, BENCH_LOADGEN (wrk|autocannon), BENCH_TARGETS, BENCH_CASES (same as --only),
-BENCH_WS_CLIENTS, BENCH_WS_WINDOW, BENCH_SSE_CLIENTS, BENCH_SSE_RATE, BENCH_IDLE, BENCH_IDLE_BASE.
-See bench/README.md.`;
+BENCH_WS_CLIENTS, BENCH_WS_WINDOW, BENCH_SSE_CLIENTS, BENCH_SSE_RATE, BENCH_IDLE, BENCH_IDLE_BASE,
+BENCH_RESULTS_DIR. See bench/README.md.`;
 
 function list(raw: string | undefined): string[] | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
@@ -137,6 +139,7 @@ export function parseSettings(
     sseRate: numberFrom(env, 'BENCH_SSE_RATE', 50, 1),
     idleConnections: Math.floor(numberFrom(env, 'BENCH_IDLE', 2000, 1)),
     idleBaseline: Math.floor(numberFrom(env, 'BENCH_IDLE_BASE', 200, 0)),
+    resultsDir: env.BENCH_RESULTS_DIR?.trim() || undefined,
   };
 }
 
