@@ -499,7 +499,20 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.error(`showcase: ${error.message}`);
     process.exit(1);
   }
-  const running = await showcase.run();
+  let running: RunningServer;
+  try {
+    running = await showcase.run();
+  } catch (error) {
+    // The port is taken or not ours to bind: the operator's to fix, like a bad setting.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EADDRINUSE' && code !== 'EACCES') throw error;
+    const where = `${showcase.config.serverHost}:${showcase.config.serverPort}`;
+    const why = code === 'EADDRINUSE' ? 'the port is in use' : 'permission denied';
+    console.error(
+      `showcase: cannot listen on ${where} (${why}); set PORT (and HOST) to listen elsewhere`,
+    );
+    process.exit(1);
+  }
   const shown = ['0.0.0.0', '::'].includes(running.host) ? 'localhost' : running.host;
   console.log(`hyperlane-ts showcase listening on http://${running.host}:${running.port}`);
   console.log(`open http://${shown.includes(':') ? `[${shown}]` : shown}:${running.port}/`);

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -285,4 +286,28 @@ test('started directly, it logs its URL and closes gracefully on SIGTERM', async
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }
+});
+
+test('started directly on a port in use, it says so and how to choose another', async (t) => {
+  const holder = createNetServer();
+  holder.listen(0, '127.0.0.1');
+  await once(holder, 'listening');
+  t.after(() => holder.close());
+  const { port } = holder.address() as AddressInfo;
+  const child = spawn(process.execPath, [SCRIPT], {
+    env: { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 1, output);
+  assert.match(
+    output,
+    new RegExp(
+      `showcase: cannot listen on 127\\.0\\.0\\.1:${port} \\(the port is in use\\); set PORT`,
+    ),
+  );
+  assert.doesNotMatch(output, /\n\s+at /, 'no stack trace');
 });
