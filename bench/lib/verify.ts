@@ -88,11 +88,12 @@ function exchange(
 ): Promise<{ responses: RawResponse[]; closedByServer: boolean }> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
-    const timer = setTimeout(() => {
+    const answerTimer = setTimeout(() => {
       socket.destroy();
       // Usually a wrong Content-Length, or a response that never ends.
       reject(new Error(`no complete answer within 5 s (got ${responses.length} of ${count})`));
     }, 5_000);
+    let closeTimer: NodeJS.Timeout | undefined;
     const responses: RawResponse[] = [];
     let pending = Buffer.alloc(0);
     let closedByServer = false;
@@ -102,22 +103,25 @@ function exchange(
       const parsed = parseResponses(pending);
       responses.push(...parsed.responses);
       pending = pending.subarray(parsed.used);
-      if (responses.length < count) return;
+      if (responses.length < count || closeTimer !== undefined) return;
+      clearTimeout(answerTimer);
       // A keep-alive case stops at the last answer; a close case waits a little for the server
       // to close, and stops without it (which verifyCase reports) rather than time out.
       if (benchCase.responseHeaders?.connection !== 'close') socket.destroy();
-      else setTimeout(() => socket.destroy(), CLOSE_WAIT_MS).unref();
+      else closeTimer = setTimeout(() => socket.destroy(), CLOSE_WAIT_MS);
     });
     socket.on('end', () => {
       closedByServer = true;
       socket.destroy();
     });
     socket.on('error', (error) => {
-      clearTimeout(timer);
+      clearTimeout(answerTimer);
+      clearTimeout(closeTimer);
       reject(error);
     });
     socket.on('close', () => {
-      clearTimeout(timer);
+      clearTimeout(answerTimer);
+      clearTimeout(closeTimer);
       resolve({ responses, closedByServer });
     });
   });
