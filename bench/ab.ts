@@ -55,7 +55,10 @@ interface Series {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
-  const settings = parseSettings([], process.env, ['ab'], []);
+  // The servers are given on the command line: the suite's target and scenario selections
+  // (BENCH_TARGETS, BENCH_CASES) do not apply, and would be refused as unknown names.
+  const env = { ...process.env, BENCH_TARGETS: undefined, BENCH_CASES: undefined };
+  const settings = parseSettings([], env, ['ab'], []);
   const headers: Record<string, string> = options.close ? { Connection: 'close' } : {};
   const series: Series[] = [];
   try {

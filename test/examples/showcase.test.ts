@@ -3,7 +3,7 @@
  * server-wide middleware registered once, and `node showcase.js` closing gracefully on a signal.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -260,20 +260,26 @@ test('12 monitoring: request id, timing and connection counts on every response'
   await response.arrayBuffer();
 });
 
-test('started directly, it logs its URL and closes gracefully on SIGTERM', async () => {
+/** `node showcase.js` on 127.0.0.1:`port`, as `npm start` runs it; `output()` is all it printed. */
+function startShowcaseProcess(port: number): { child: ChildProcess; output: () => string } {
   const child = spawn(process.execPath, [SCRIPT], {
-    env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1' },
+    env: { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return { child, output: () => output };
+}
+
+test('started directly, it logs its URL and closes gracefully on SIGTERM', async () => {
+  const { child, output } = startShowcaseProcess(0);
   const exited = once(child, 'exit');
   try {
     const deadline = Date.now() + 10_000;
     let url: RegExpExecArray | null = null;
-    while ((url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)) === null) {
-      assert.ok(Date.now() < deadline, `no URL logged: ${output}`);
+    while ((url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output())) === null) {
+      assert.ok(Date.now() < deadline, `no URL logged: ${output()}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     const health = await fetch(`${url[1]}/health`);
@@ -281,8 +287,8 @@ test('started directly, it logs its URL and closes gracefully on SIGTERM', async
     await health.arrayBuffer();
     child.kill('SIGTERM');
     const [code] = await exited;
-    assert.equal(code, 0, output);
-    assert.match(output, /SIGTERM: closing/);
+    assert.equal(code, 0, output());
+    assert.match(output(), /SIGTERM: closing/);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }
@@ -294,20 +300,14 @@ test('started directly on a port in use, it says so and how to choose another', 
   await once(holder, 'listening');
   t.after(() => holder.close());
   const { port } = holder.address() as AddressInfo;
-  const child = spawn(process.execPath, [SCRIPT], {
-    env: { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const { child, output } = startShowcaseProcess(port);
   const [code] = (await once(child, 'exit')) as [number | null];
-  assert.equal(code, 1, output);
+  assert.equal(code, 1, output());
   assert.match(
-    output,
+    output(),
     new RegExp(
       `showcase: cannot listen on 127\\.0\\.0\\.1:${port} \\(the port is in use\\); set PORT`,
     ),
   );
-  assert.doesNotMatch(output, /\n\s+at /, 'no stack trace');
+  assert.doesNotMatch(output(), /\n\s+at /, 'no stack trace');
 });
